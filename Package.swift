@@ -1,0 +1,29 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "slm",
+    products: [
+        .executable(name: "slm", targets: ["slm"]),
+        .library(name: "SLMTensor", targets: ["SLMTensor"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
+            providers: [.apt(["libhdf5-dev"])]),
+        .target(name: "SLMTensor", dependencies: ["CBLAS"]),
+        .executableTarget(
+            name: "slm",
+            dependencies: [
+                "SLMTensor", "CBLAS", "CHDF5",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .testTarget(name: "SLMTensorTests", dependencies: ["SLMTensor"]),
+    ]
+)

@@ -1,0 +1,76 @@
+import CBLAS
+import Foundation
+
+/// Row-major single-precision matrix multiply on OpenBLAS:
+/// C[M×N] = alpha · op(A)[M×K] · op(B)[K×N] + beta · C, with op = transpose when asked.
+/// Time spent here is counted when `Gemm.profiling` is on, so benchmarks can
+/// split a step into matmul time and everything else.
+public enum Gemm {
+    nonisolated(unsafe) public static var profiling = false
+    nonisolated(unsafe) public static private(set) var seconds = 0.0
+    nonisolated(unsafe) public static private(set) var flops = 0.0
+
+    public static func resetCounters() {
+        seconds = 0
+        flops = 0
+    }
+
+    public static func sgemm(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+        alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+        b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        guard m > 0, n > 0 else { return }
+        let start = profiling ? DispatchTime.now().uptimeNanoseconds : 0
+        if k == 0 {
+            for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
+        } else {
+            cblas_sgemm(
+                CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        }
+        if profiling {
+            seconds += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+            flops += 2 * Double(m) * Double(n) * Double(k)
+        }
+    }
+
+    /// `batch` independent products whose matrices sit `strideA`, `strideB`, `strideC` elements apart,
+    /// e.g. one per attention head of a [B, H, T, D] tensor.
+    public static func sgemmBatched(
+        batch: Int, transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+        alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, strideA: Int,
+        b: UnsafePointer<Float>, ldb: Int, strideB: Int,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, strideC: Int
+    ) {
+        for i in 0..<batch {
+            sgemm(
+                transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+                a: a + i * strideA, lda: lda, b: b + i * strideB, ldb: ldb,
+                beta: beta, c: c + i * strideC, ldc: ldc)
+        }
+    }
+}
+
+extension Reference {
+    /// Triple-loop twin of `Gemm.sgemm`, accumulating in Double.
+    public static func sgemm(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        for i in 0..<m {
+            for j in 0..<n {
+                var acc = 0.0
+                for p in 0..<k {
+                    let x = transA ? a[p * lda + i] : a[i * lda + p]
+                    let y = transB ? b[j * ldb + p] : b[p * ldb + j]
+                    acc += Double(x) * Double(y)
+                }
+                let prior = beta == 0 ? 0 : beta * c[i * ldc + j]
+                c[i * ldc + j] = alpha * Float(acc) + prior
+            }
+        }
+    }
+}

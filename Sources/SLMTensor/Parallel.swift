@@ -1,0 +1,56 @@
+import CBLAS
+import Dispatch
+
+/// Thread settings shared by OpenBLAS and slm's own kernels.
+///
+/// Work is split into `threads` contiguous chunks whose boundaries depend only
+/// on the problem size and the thread count, and every output element is
+/// written by exactly one chunk, so results are bitwise identical from run to
+/// run for the same thread count.
+public enum Parallel {
+    nonisolated(unsafe) private static var configuredThreads = 1
+
+    /// Threads used by OpenBLAS and by `forEachChunk`.
+    public static var threads: Int { configuredThreads }
+
+    public static func setThreads(_ n: Int) {
+        configuredThreads = max(1, n)
+        openblas_set_num_threads(Int32(configuredThreads))
+    }
+
+    /// Calls `body` on disjoint contiguous sub-ranges of `0..<count`, in parallel.
+    /// `minChunk` keeps tiny problems on one thread.
+    public static func forEachChunk(_ count: Int, minChunk: Int = 1, _ body: (Range<Int>) -> Void) {
+        guard count > 0 else { return }
+        let chunks = min(configuredThreads, max(1, count / max(minChunk, 1)))
+        if chunks == 1 {
+            body(0..<count)
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            let shared = UncheckedSendable(body)
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                shared.value(chunkRange(c, of: chunks, count: count))
+            }
+        }
+    }
+
+    /// Calls `body(i)` for every i in `0..<count`, split across threads.
+    public static func forEach(_ count: Int, minChunk: Int = 1, _ body: (Int) -> Void) {
+        forEachChunk(count, minChunk: minChunk) { range in
+            for i in range { body(i) }
+        }
+    }
+
+    static func chunkRange(_ c: Int, of chunks: Int, count: Int) -> Range<Int> {
+        let base = count / chunks, extra = count % chunks
+        let start = c * base + min(c, extra)
+        return start..<(start + base + (c < extra ? 1 : 0))
+    }
+}
+
+/// Lets a kernel's closure, which writes disjoint ranges through raw pointers, cross into worker threads.
+private struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}

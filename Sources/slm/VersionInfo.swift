@@ -1,0 +1,14 @@
+import CBLAS
+import CHDF5
+
+/// `slm --version`: slm's own version and the native libraries it was linked with.
+enum VersionInfo {
+    static let slm = "0.1.0"
+
+    static var text: String {
+        var major: UInt32 = 0, minor: UInt32 = 0, release: UInt32 = 0
+        H5get_libversion(&major, &minor, &release)
+        let blas = String(cString: openblas_get_config())
+        return "slm \(slm) (OpenBLAS: \(blas); HDF5 \(major).\(minor).\(release))"
+    }
+}
