@@ -15,7 +15,7 @@ extension Tensor {
         }
         let batch = flatten ? 1 : batchShape.reduce(1, *)
         let aRows = shape[rank - 2], aCols = shape[rank - 1]
-        let m = flatten ? count / max(aCols, 1) : (transposeA ? aCols : aRows)
+        let m = flatten ? batchShape.reduce(1, *) : (transposeA ? aCols : aRows)
         let k = transposeA ? aRows : aCols
         let bRows = other.shape[other.rank - 2], bCols = other.shape[other.rank - 1]
         let kB = transposeB ? bCols : bRows, n = transposeB ? bRows : bCols
