@@ -18,10 +18,11 @@ let package = Package(
             name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
             providers: [.apt(["libhdf5-dev"])]),
         .target(name: "SLMTensor", dependencies: ["CBLAS"]),
+        .target(name: "SLMBenchmarks", dependencies: ["SLMTensor"]),
         .executableTarget(
             name: "slm",
             dependencies: [
-                "SLMTensor", "CBLAS", "CHDF5",
+                "SLMTensor", "SLMBenchmarks", "CBLAS", "CHDF5",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "SLMTensorTests", dependencies: ["SLMTensor"]),

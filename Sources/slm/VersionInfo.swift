@@ -1,5 +1,6 @@
 import CBLAS
 import CHDF5
+import SLMTensor
 
 /// `slm --version`: slm's own version and the native libraries it was linked with.
 enum VersionInfo {
@@ -9,6 +10,6 @@ enum VersionInfo {
         var major: UInt32 = 0, minor: UInt32 = 0, release: UInt32 = 0
         H5get_libversion(&major, &minor, &release)
         let blas = String(cString: openblas_get_config())
-        return "slm \(slm) (OpenBLAS: \(blas); HDF5 \(major).\(minor).\(release))"
+        return "slm \(slm) (OpenBLAS: \(blas), kernels \(BLASCore.current); HDF5 \(major).\(minor).\(release))"
     }
 }

@@ -1,0 +1,38 @@
+import SLMTensor
+
+/// sgemm rates at the shapes a SmolLM2-135M training step runs, beside a large square sgemm as the machine's peak.
+public enum GemmBenchmark {
+    public struct Row: Sendable {
+        public let label: String
+        public let m: Int, n: Int, k: Int
+        public let gflops: Double
+    }
+
+    /// C[m×n] = op(A)·op(B) timed as a median of `runs`.
+    public static func rate(_ label: String, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, runs: Int) -> Row {
+        let a = Tensor.uniform([m * k], seed: 1), b = Tensor.uniform([k * n], seed: 2), c = Tensor(uninitialized: [m * n])
+        let seconds = medianSeconds(runs: runs) {
+            Gemm.sgemm(
+                transA: transA, transB: transB, m: m, n: n, k: k,
+                a: a.data, lda: transA ? m : k, b: b.data, ldb: transB ? k : n, c: c.data, ldc: n)
+        }
+        return Row(label: label, m: m, n: n, k: k, gflops: 2 * Double(m * n * k) / seconds / 1e9)
+    }
+
+    public static func peak(runs: Int = 5) -> Row {
+        rate("peak 2048³", transA: false, transB: false, m: 2048, n: 2048, k: 2048, runs: runs)
+    }
+
+    /// For each projection [in → out] at `tokens` tokens: forward y = x·Wᵀ, input gradient dx = dy·W,
+    /// weight gradient dW = dyᵀ·x.
+    public static func trainingShapes(tokens: Int = 1024, runs: Int = 5) -> [Row] {
+        let projections = [(576, 576, "q/o"), (576, 192, "k/v"), (576, 1536, "gate/up"), (1536, 576, "down"), (576, 49152, "lm head")]
+        return projections.flatMap { input, output, name in
+            [
+                rate("\(name) forward x·Wᵀ", transA: false, transB: true, m: tokens, n: output, k: input, runs: runs),
+                rate("\(name) dx = dy·W", transA: false, transB: false, m: tokens, n: input, k: output, runs: runs),
+                rate("\(name) dW = dyᵀ·x", transA: true, transB: false, m: output, n: input, k: tokens, runs: runs),
+            ]
+        }
+    }
+}
