@@ -6,6 +6,7 @@ let package = Package(
     products: [
         .executable(name: "slm", targets: ["slm"]),
         .library(name: "SLMTensor", targets: ["SLMTensor"]),
+        .library(name: "SLMModel", targets: ["SLMModel"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -18,13 +19,17 @@ let package = Package(
             name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
             providers: [.apt(["libhdf5-dev"])]),
         .target(name: "SLMTensor", dependencies: ["CBLAS"]),
-        .target(name: "SLMBenchmarks", dependencies: ["SLMTensor"]),
+        .target(name: "SLMModel", dependencies: ["SLMTensor"]),
+        .target(name: "SLMBenchmarks", dependencies: ["SLMTensor", "SLMModel"]),
         .executableTarget(
             name: "slm",
             dependencies: [
                 "SLMTensor", "SLMBenchmarks", "CBLAS", "CHDF5",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        .testTarget(name: "SLMTensorTests", dependencies: ["SLMTensor"]),
+        .target(name: "SLMTestSupport", dependencies: ["SLMTensor"], path: "Tests/SLMTestSupport"),
+        .testTarget(name: "SLMTensorTests", dependencies: ["SLMTensor", "SLMTestSupport"]),
+        .testTarget(name: "SLMModelTests", dependencies: ["SLMModel", "SLMTensor", "SLMTestSupport"]),
+        .testTarget(name: "NativeLibraryTests", dependencies: ["CHDF5"]),
     ]
 )

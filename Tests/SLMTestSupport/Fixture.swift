@@ -2,33 +2,38 @@ import Foundation
 import SLMTensor
 import XCTest
 
-/// Reference tensors recorded by the Python scripts in fixtures/ (PyTorch in a venv),
+/// Reference tensors in Tests/Fixtures, recorded by the Python scripts in fixtures/ (PyTorch in a venv),
 /// stored as JSON: {"name": {"shape": [...], "data": [...]}, ...}.
-struct Fixture {
+public struct Fixture {
     private let entries: [String: Entry]
     private struct Entry: Decodable {
         let shape: [Int]
         let data: [Double]
     }
 
-    init(_ file: String) throws {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("Fixtures").appendingPathComponent(file)
+    /// The path of a file in Tests/Fixtures.
+    public static func path(_ file: String) -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures").appendingPathComponent(file).path
+    }
+
+    public init(_ file: String) throws {
+        let url = URL(fileURLWithPath: Fixture.path(file))
         entries = try JSONDecoder().decode([String: Entry].self, from: Data(contentsOf: url))
     }
 
-    func tensor(_ name: String, requiresGrad: Bool = false) throws -> Tensor {
+    public func tensor(_ name: String, requiresGrad: Bool = false) throws -> Tensor {
         let e = try XCTUnwrap(entries[name], "fixture has no tensor \(name)")
         return try Tensor(e.data.map { Float($0) }, shape: e.shape, requiresGrad: requiresGrad)
     }
 
-    func values(_ name: String) throws -> [Double] {
+    public func values(_ name: String) throws -> [Double] {
         try XCTUnwrap(entries[name], "fixture has no tensor \(name)").data
     }
 }
 
 /// Asserts two tensors have one shape and agree elementwise within `tolerance` (absolute).
-func assertClose(_ actual: Tensor, _ expected: Tensor, tolerance: Float, _ message: String = "", file: StaticString = #filePath, line: UInt = #line) {
+public func assertClose(_ actual: Tensor, _ expected: Tensor, tolerance: Float, _ message: String = "", file: StaticString = #filePath, line: UInt = #line) {
     XCTAssertEqual(actual.shape, expected.shape, "shape \(message)", file: file, line: line)
     guard actual.shape == expected.shape else { return }
     var worst: Float = 0, at = 0
