@@ -10,7 +10,12 @@ public enum FastMath {
         var v = x.replacing(with: upper, where: x .> upper)
         let underflow = v .< lower
         v = v.replacing(with: lower, where: underflow)
-        let n = (v * 1.44269504088896341).rounded(.toNearestOrEven)
+        // Adding 1.5·2²³ rounds v·log2(e) to the nearest integer (ties to even) and leaves that integer
+        // in the low mantissa bits, so neither the rounding nor the Int32 conversion goes through
+        // SIMD16's generic lane-by-lane initialisers (which call rintf and truncf per lane).
+        let shifter: Float = 0x1.8p23
+        let shifted = v * 1.44269504088896341 + shifter
+        let n = shifted - shifter
         let r = v - n * 0.693359375 + n * 2.12194440e-4
         var p = Vector(repeating: 1.9875691500e-4)
         p = p * r + 1.3981999507e-3
@@ -19,7 +24,7 @@ public enum FastMath {
         p = p * r + 1.6666665459e-1
         p = p * r + 5.0000001201e-1
         let y = p * r * r + r + 1
-        let bits = (SIMD16<Int32>(n) &+ 127) &<< 23
+        let bits = (unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
         let scale = unsafeBitCast(bits, to: Vector.self)
         return (y * scale).replacing(with: 0, where: underflow)
     }
