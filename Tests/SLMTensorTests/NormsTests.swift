@@ -1,4 +1,5 @@
 import SLMTensor
+import SLMTestSupport
 import XCTest
 
 final class NormsTests: XCTestCase {

@@ -1,5 +1,6 @@
 import Foundation
 import SLMTensor
+import SLMTestSupport
 import XCTest
 
 final class RopeTests: XCTestCase {
