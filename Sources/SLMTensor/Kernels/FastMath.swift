@@ -10,7 +10,11 @@ public enum FastMath {
         var v = x.replacing(with: upper, where: x .> upper)
         let underflow = v .< lower
         v = v.replacing(with: lower, where: underflow)
-        let n = (v * 1.44269504088896341).rounded(.toNearestOrEven)
+        // Adding 1.5·2^23 rounds to the nearest integer (ties to even) in the float unit itself,
+        // and leaves that integer in the low mantissa bits: faster than `rounded()`, which is
+        // lowered lane by lane, and free of the trapping Float → Int32 conversion.
+        let t = v * 1.44269504088896341 + 12582912
+        let n = t - 12582912
         let r = v - n * 0.693359375 + n * 2.12194440e-4
         var p = Vector(repeating: 1.9875691500e-4)
         p = p * r + 1.3981999507e-3
@@ -19,7 +23,7 @@ public enum FastMath {
         p = p * r + 1.6666665459e-1
         p = p * r + 5.0000001201e-1
         let y = p * r * r + r + 1
-        let bits = (SIMD16<Int32>(n) &+ 127) &<< 23
+        let bits = (unsafeBitCast(t, to: SIMD16<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
         let scale = unsafeBitCast(bits, to: Vector.self)
         return (y * scale).replacing(with: 0, where: underflow)
     }
@@ -55,7 +59,8 @@ public enum FastMath {
         var m = Vector(repeating: -.infinity)
         let width = Vector.scalarCount
         while i + width <= count {
-            m = pointwiseMax(m, UnsafeRawPointer(src + i).loadUnaligned(as: Vector.self))
+            let v = UnsafeRawPointer(src + i).loadUnaligned(as: Vector.self)
+            m = m.replacing(with: v, where: v .> m)  // pointwiseMax is lowered lane by lane
             i += width
         }
         var best = m.max()
