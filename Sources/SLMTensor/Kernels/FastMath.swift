@@ -60,7 +60,8 @@ public enum FastMath {
         var m = Vector(repeating: -.infinity)
         let width = Vector.scalarCount
         while i + width <= count {
-            m = pointwiseMax(m, UnsafeRawPointer(src + i).loadUnaligned(as: Vector.self))
+            let v = UnsafeRawPointer(src + i).loadUnaligned(as: Vector.self)
+            m = m.replacing(with: v, where: v .> m)  // pointwiseMax is lowered lane by lane
             i += width
         }
         var best = m.max()
