@@ -10,7 +10,12 @@ public enum FastMath {
         var v = x.replacing(with: upper, where: x .> upper)
         let underflow = v .< lower
         v = v.replacing(with: lower, where: underflow)
-        let n = (v * 1.44269504088896341).rounded(.toNearestOrEven)
+        // n = round-to-nearest-even(v·log₂e) by the 1.5·2²³ trick: |v·log₂e| < 2²², so the sum's low
+        // mantissa bits hold n as an integer too. (SIMD `rounded` and `SIMD16<Int32>(_:)` compile to
+        // per-lane libm calls and generic conversions at the x86-64 baseline, tripling exp's cost.)
+        let magic: Float = 0x1.8p23
+        let shifted = v * 1.44269504088896341 + magic
+        let n = shifted - magic
         let r = v - n * 0.693359375 + n * 2.12194440e-4
         var p = Vector(repeating: 1.9875691500e-4)
         p = p * r + 1.3981999507e-3
@@ -19,7 +24,7 @@ public enum FastMath {
         p = p * r + 1.6666665459e-1
         p = p * r + 5.0000001201e-1
         let y = p * r * r + r + 1
-        let bits = (SIMD16<Int32>(n) &+ 127) &<< 23
+        let bits = (unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
         let scale = unsafeBitCast(bits, to: Vector.self)
         return (y * scale).replacing(with: 0, where: underflow)
     }
