@@ -1,5 +1,6 @@
 import CBLAS
 import Dispatch
+import Synchronization
 
 /// Thread settings shared by OpenBLAS and slm's own kernels.
 ///
@@ -9,6 +10,10 @@ import Dispatch
 /// run for the same thread count.
 public enum Parallel {
     nonisolated(unsafe) private static var configuredThreads = 1
+    private static let workerRegions = Atomic<Int>(0)
+
+    /// True while some `forEachChunk` is running its chunks on several threads.
+    public static var isInsideWorkers: Bool { workerRegions.load(ordering: .relaxed) > 0 }
 
     /// Threads used by OpenBLAS and by `forEachChunk`.
     public static var threads: Int { configuredThreads }
@@ -27,6 +32,8 @@ public enum Parallel {
             body(0..<count)
             return
         }
+        workerRegions.add(1, ordering: .relaxed)
+        defer { workerRegions.subtract(1, ordering: .relaxed) }
         withoutActuallyEscaping(body) { body in
             let shared = UncheckedSendable(body)
             DispatchQueue.concurrentPerform(iterations: chunks) { c in

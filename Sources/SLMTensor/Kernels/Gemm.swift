@@ -1,18 +1,22 @@
 import CBLAS
 import Foundation
+import Synchronization
 
 /// Row-major single-precision matrix multiply on OpenBLAS:
 /// C[M×N] = alpha · op(A)[M×K] · op(B)[K×N] + beta · C, with op = transpose when asked.
 /// Time spent here is counted when `Gemm.profiling` is on, so benchmarks can
-/// split a step into matmul time and everything else.
+/// split a step into matmul time and everything else. A call made by one of
+/// `Parallel`'s workers counts 1/threads of its time, so `seconds` stays wall time
+/// when the workers run their gemms side by side.
 public enum Gemm {
     nonisolated(unsafe) public static var profiling = false
-    nonisolated(unsafe) public static private(set) var seconds = 0.0
-    nonisolated(unsafe) public static private(set) var flops = 0.0
+    private static let counters = Mutex((seconds: 0.0, flops: 0.0))
+
+    public static var seconds: Double { counters.withLock { $0.seconds } }
+    public static var flops: Double { counters.withLock { $0.flops } }
 
     public static func resetCounters() {
-        seconds = 0
-        flops = 0
+        counters.withLock { $0 = (0, 0) }
     }
 
     public static func sgemm(
@@ -31,8 +35,12 @@ public enum Gemm {
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
         }
         if profiling {
-            seconds += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-            flops += 2 * Double(m) * Double(n) * Double(k)
+            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+            let share = Parallel.isInsideWorkers ? 1 / Double(Parallel.threads) : 1
+            counters.withLock {
+                $0.seconds += elapsed * share
+                $0.flops += 2 * Double(m) * Double(n) * Double(k)
+            }
         }
     }
 
