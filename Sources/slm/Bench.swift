@@ -5,7 +5,11 @@ import SLMTensor
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure the training engine: sgemm rates and a SmolLM2-135M block and loss head.")
+        abstract: "Measure the training engine: sgemm rates, and a SmolLM2-135M block, attention and loss head.")
+
+    enum Part: String, ExpressibleByArgument, CaseIterable {
+        case gemm, block, attention, loss
+    }
 
     @Option(help: "Threads for OpenBLAS and slm's kernels.")
     var threads = 2
@@ -13,14 +17,33 @@ struct Bench: ParsableCommand {
     @Option(help: "Timed runs per figure (the median is reported).")
     var runs = 5
 
+    @Option(help: "Run only these parts (\(Part.allCases.map(\.rawValue).joined(separator: ", "))); default all.")
+    var only: [Part] = []
+
     func run() throws {
         Parallel.setThreads(threads)
+        let parts = only.isEmpty ? Part.allCases : only
         print("slm bench: \(threads) threads, median of \(runs) runs")
         let peak = GemmBenchmark.peak(runs: runs)
-        print(String(format: "sgemm %-24@ %8.1f GFLOP/s", peak.label, peak.gflops))
-        for row in GemmBenchmark.trainingShapes(runs: runs) {
-            print(String(format: "sgemm %-24@ %5d×%5d×%5d %8.1f GFLOP/s  %5.1f%% of peak",
-                         row.label, row.m, row.n, row.k, row.gflops, 100 * row.gflops / peak.gflops))
+        print(String(format: "sgemm %-28@ %27@ %6.1f GFLOP/s", peak.label, "", peak.gflops))
+        if parts.contains(.gemm) {
+            for row in GemmBenchmark.trainingShapes(runs: runs) {
+                print(String(format: "sgemm %-28@ %5d × %5d × %5d %8.1f GFLOP/s  %5.1f%% of peak",
+                             row.label, row.m, row.n, row.k, row.gflops, 100 * row.gflops / peak.gflops))
+            }
+        }
+        var steps: [StepBenchmark.Row] = []
+        if parts.contains(.block) {
+            steps.append(try StepBenchmark.block(trainWeights: false, runs: runs))
+            steps.append(try StepBenchmark.block(trainWeights: true, runs: runs))
+        }
+        if parts.contains(.attention) { steps.append(try StepBenchmark.attention(runs: runs)) }
+        if parts.contains(.loss) { steps.append(try StepBenchmark.lossHead(runs: runs)) }
+        if !steps.isEmpty { print("forward+backward at batch 4 × 256 tokens (SmolLM2-135M shapes):") }
+        for row in steps {
+            print(String(format: "%-44@ %7.1f ms  matmul %7.1f ms  other %5.1f%%  %6.1f GFLOP/s  %5.1f%% of peak",
+                         row.label, row.seconds * 1e3, row.matmulSeconds * 1e3, 100 * row.otherShare,
+                         row.gflops, 100 * row.gflops / peak.gflops))
         }
     }
 }

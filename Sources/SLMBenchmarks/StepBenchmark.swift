@@ -1,0 +1,68 @@
+import SLMModel
+import SLMTensor
+
+/// Forward+backward timings of the pieces of a SmolLM2-135M training step at `batch` × `sequence` tokens,
+/// split into time inside sgemm and everything else.
+public enum StepBenchmark {
+    public struct Row: Sendable {
+        public let label: String
+        public let seconds: Double
+        public let matmulSeconds: Double
+        public let matmulFlops: Double
+        public var otherShare: Double { max(0, seconds - matmulSeconds) / seconds }
+        public var gflops: Double { matmulFlops / seconds / 1e9 }
+    }
+
+    /// The median run of `body` (after a warm-up that fills the buffer pool), with its sgemm counters.
+    static func profile(_ label: String, runs: Int, _ body: () throws -> Void) throws -> Row {
+        try body()
+        var rows: [Row] = []
+        for _ in 0..<runs {
+            Gemm.resetCounters()
+            Gemm.profiling = true
+            defer { Gemm.profiling = false }
+            let elapsed = try seconds(body)
+            rows.append(Row(label: label, seconds: elapsed, matmulSeconds: Gemm.seconds, matmulFlops: Gemm.flops))
+        }
+        return rows.sorted { $0.seconds < $1.seconds }[rows.count / 2]
+    }
+
+    public static func block(batch: Int = 4, sequence: Int = 256, trainWeights: Bool, runs: Int) throws -> Row {
+        let config = try DecoderLayerConfig.smolLM2_135M()
+        let layer = DecoderLayer(config: config, weights: .random(config, seed: 1, requiresGrad: trainWeights))
+        let tokens = batch * sequence
+        let positions = (0..<tokens).map { Int32($0 % sequence) }
+        let x = Tensor.uniform([tokens, config.hiddenSize], seed: 2, requiresGrad: true)
+        let seed = Tensor.uniform([tokens, config.hiddenSize], seed: 3)
+        let label = trainWeights ? "block fwd+bwd, all weights trained" : "block fwd+bwd, frozen weights (LoRA base)"
+        return try profile(label, runs: runs) {
+            layer.weights.all.forEach { $0.zeroGrad() }
+            x.zeroGrad()
+            try layer.forward(x, batch: batch, sequence: sequence, positions: positions).backward(seed: seed)
+        }
+    }
+
+    public static func attention(batch: Int = 4, sequence: Int = 256, runs: Int) throws -> Row {
+        let config = try DecoderLayerConfig.smolLM2_135M()
+        let q = Tensor.uniform([batch, sequence, config.heads, config.headDim], seed: 1, requiresGrad: true)
+        let k = Tensor.uniform([batch, sequence, config.kvHeads, config.headDim], seed: 2, requiresGrad: true)
+        let v = Tensor.uniform([batch, sequence, config.kvHeads, config.headDim], seed: 3, requiresGrad: true)
+        let seed = Tensor.uniform(q.shape, seed: 4)
+        return try profile("attention fwd+bwd", runs: runs) {
+            [q, k, v].forEach { $0.zeroGrad() }
+            try Tensor.causalAttention(q: q, k: k, v: v, scale: 0.125).backward(seed: seed)
+        }
+    }
+
+    /// Cross-entropy head over SmolLM2's 49,152-token vocabulary with the tied embedding frozen.
+    public static func lossHead(tokens: Int = 1024, runs: Int) throws -> Row {
+        let vocab = 49_152, hiddenSize = 576
+        let hidden = Tensor.uniform([tokens, hiddenSize], seed: 1, requiresGrad: true)
+        let weight = Tensor.uniform([vocab, hiddenSize], low: -0.05, high: 0.05, seed: 2)
+        let labels = (0..<tokens).map { Int32(($0 * 7919) % vocab) }
+        return try profile("loss head fwd+bwd (49,152 vocab)", runs: runs) {
+            hidden.zeroGrad()
+            try Tensor.lossHead(hidden: hidden, weight: weight, labels: labels).loss.backward()
+        }
+    }
+}

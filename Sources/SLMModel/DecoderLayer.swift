@@ -1,0 +1,103 @@
+import SLMTensor
+
+/// Hyper-parameters of one pre-norm decoder layer (Llama / SmolLM2 layout).
+public struct DecoderLayerConfig: Sendable {
+    public var hiddenSize: Int
+    public var heads: Int
+    public var kvHeads: Int
+    public var headDim: Int
+    public var intermediateSize: Int
+    public var rmsNormEps: Float
+    public var rope: RopeFrequencies
+
+    public init(hiddenSize: Int, heads: Int, kvHeads: Int, headDim: Int, intermediateSize: Int, rmsNormEps: Float, rope: RopeFrequencies) {
+        self.hiddenSize = hiddenSize
+        self.heads = heads
+        self.kvHeads = kvHeads
+        self.headDim = headDim
+        self.intermediateSize = intermediateSize
+        self.rmsNormEps = rmsNormEps
+        self.rope = rope
+    }
+
+    /// SmolLM2-135M: 576 wide, 9 query heads and 3 key/value heads of 64, MLP 1536, rope base 100,000.
+    public static func smolLM2_135M() throws -> DecoderLayerConfig {
+        DecoderLayerConfig(
+            hiddenSize: 576, heads: 9, kvHeads: 3, headDim: 64, intermediateSize: 1536, rmsNormEps: 1e-5,
+            rope: try .standard(base: 100_000, rotaryDim: 64))
+    }
+}
+
+/// The weights of one decoder layer, in Hugging Face's names and [out, in] layout.
+public struct DecoderLayerWeights {
+    public var inputLayernorm: Tensor
+    public var qProj: Tensor, kProj: Tensor, vProj: Tensor, oProj: Tensor
+    public var postAttentionLayernorm: Tensor
+    public var gateProj: Tensor, upProj: Tensor, downProj: Tensor
+
+    public init(
+        inputLayernorm: Tensor, qProj: Tensor, kProj: Tensor, vProj: Tensor, oProj: Tensor,
+        postAttentionLayernorm: Tensor, gateProj: Tensor, upProj: Tensor, downProj: Tensor
+    ) {
+        self.inputLayernorm = inputLayernorm
+        self.qProj = qProj
+        self.kProj = kProj
+        self.vProj = vProj
+        self.oProj = oProj
+        self.postAttentionLayernorm = postAttentionLayernorm
+        self.gateProj = gateProj
+        self.upProj = upProj
+        self.downProj = downProj
+    }
+
+    public var all: [Tensor] { [inputLayernorm, qProj, kProj, vProj, oProj, postAttentionLayernorm, gateProj, upProj, downProj] }
+
+    /// Random weights of the right shapes (for benchmarks and tests), uniform in ±1/√fan-in.
+    public static func random(_ c: DecoderLayerConfig, seed: UInt64, requiresGrad: Bool) -> DecoderLayerWeights {
+        func linear(_ out: Int, _ input: Int, _ n: UInt64) -> Tensor {
+            let bound = 1 / Float(input).squareRoot()
+            return Tensor.uniform([out, input], low: -bound, high: bound, seed: seed &+ n, requiresGrad: requiresGrad)
+        }
+        func norm() -> Tensor {
+            let t = Tensor.filled([c.hiddenSize], with: 1)
+            t.requiresGrad = requiresGrad
+            return t
+        }
+        return DecoderLayerWeights(
+            inputLayernorm: norm(),
+            qProj: linear(c.heads * c.headDim, c.hiddenSize, 1), kProj: linear(c.kvHeads * c.headDim, c.hiddenSize, 2),
+            vProj: linear(c.kvHeads * c.headDim, c.hiddenSize, 3), oProj: linear(c.hiddenSize, c.heads * c.headDim, 4),
+            postAttentionLayernorm: norm(),
+            gateProj: linear(c.intermediateSize, c.hiddenSize, 5), upProj: linear(c.intermediateSize, c.hiddenSize, 6),
+            downProj: linear(c.hiddenSize, c.intermediateSize, 7))
+    }
+}
+
+/// A pre-norm decoder layer: x + Attn(RMSNorm(x)), then + MLP(RMSNorm(·)) with SwiGLU.
+public struct DecoderLayer {
+    public let config: DecoderLayerConfig
+    public var weights: DecoderLayerWeights
+
+    public init(config: DecoderLayerConfig, weights: DecoderLayerWeights) {
+        self.config = config
+        self.weights = weights
+    }
+
+    /// x: [B·T, C] hidden states of `batch` sequences of `sequence` tokens; positions: [B·T].
+    public func forward(_ x: Tensor, batch: Int, sequence: Int, positions: [Int32], mask: AttentionMask = .init()) throws -> Tensor {
+        let c = config, w = weights, tokens = batch * sequence
+        let h = try x.rmsNorm(weight: w.inputLayernorm, eps: c.rmsNormEps)
+        let q = try h.linear(w.qProj).reshaped([tokens, c.heads, c.headDim]).rope(positions: positions, frequencies: c.rope)
+        let k = try h.linear(w.kProj).reshaped([tokens, c.kvHeads, c.headDim]).rope(positions: positions, frequencies: c.rope)
+        let v = try h.linear(w.vProj)
+        let attention = try Tensor.causalAttention(
+            q: q.reshaped([batch, sequence, c.heads, c.headDim]),
+            k: k.reshaped([batch, sequence, c.kvHeads, c.headDim]),
+            v: v.reshaped([batch, sequence, c.kvHeads, c.headDim]),
+            scale: 1 / Float(c.headDim).squareRoot(), mask: mask)
+        let x1 = try x + attention.reshaped([tokens, c.heads * c.headDim]).linear(w.oProj)
+        let h2 = try x1.rmsNorm(weight: w.postAttentionLayernorm, eps: c.rmsNormEps)
+        let mlp = try Tensor.swiglu(gate: h2.linear(w.gateProj), up: h2.linear(w.upProj)).linear(w.downProj)
+        return try x1 + mlp
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import SLMTensor
+
+/// Builds a `Transformer` from a GGUF file written by llama.cpp's converter (Llama-family
+/// architectures: llama, which covers Llama 3.x and SmolLM2).
+///
+/// Tensor names map as llama.cpp writes them: `token_embd`, `blk.N.attn_norm`, `blk.N.attn_{q,k,v,output}`,
+/// `blk.N.ffn_norm`, `blk.N.ffn_{gate,up,down}`, `output_norm`, `output` (absent when tied), and
+/// `rope_freqs` (Llama 3 frequency factors). llama.cpp stores attn_q/attn_k with the rows of each head
+/// interleaved for its rotary kernel; they are put back in Hugging Face's order on load.
+public enum GGUFModelLoader {
+    public static func load(_ file: GGUFFile) throws -> Transformer {
+        let config = try config(file)
+        func weight(_ name: String, _ shape: [Int]) throws -> Tensor {
+            guard let info = file.tensor(named: name) else { throw FormatError(file: file.path, field: name, "tensor missing") }
+            guard info.shape == shape else {
+                throw FormatError(file: file.path, field: name, "shape \(info.shape) does not match the config's \(shape)")
+            }
+            let t = Tensor(uninitialized: shape)
+            Dequantize.run(info.type, file.bytes(of: info), count: info.elementCount, into: t.data)
+            return t
+        }
+        let c = config.layer
+        let layers = try (0..<config.layers).map { n in
+            let p = "blk.\(n)."
+            let weights = DecoderLayerWeights(
+                inputLayernorm: try weight(p + "attn_norm.weight", [c.hiddenSize]),
+                qProj: unpermuteRotaryRows(try weight(p + "attn_q.weight", [c.heads * c.headDim, c.hiddenSize]), heads: c.heads),
+                kProj: unpermuteRotaryRows(try weight(p + "attn_k.weight", [c.kvHeads * c.headDim, c.hiddenSize]), heads: c.kvHeads),
+                vProj: try weight(p + "attn_v.weight", [c.kvHeads * c.headDim, c.hiddenSize]),
+                oProj: try weight(p + "attn_output.weight", [c.hiddenSize, c.heads * c.headDim]),
+                postAttentionLayernorm: try weight(p + "ffn_norm.weight", [c.hiddenSize]),
+                gateProj: try weight(p + "ffn_gate.weight", [c.intermediateSize, c.hiddenSize]),
+                upProj: try weight(p + "ffn_up.weight", [c.intermediateSize, c.hiddenSize]),
+                downProj: try weight(p + "ffn_down.weight", [c.hiddenSize, c.intermediateSize]))
+            return DecoderLayer(config: c, weights: weights)
+        }
+        let embed = try weight("token_embd.weight", [config.vocabSize, config.hiddenSize])
+        let head = config.tieWordEmbeddings ? nil : try weight("output.weight", [config.vocabSize, config.hiddenSize])
+        return Transformer(config: config, embedTokens: embed, layers: layers, norm: try weight("output_norm.weight", [config.hiddenSize]), lmHead: head)
+    }
+
+    /// The model's hyper-parameters from `{arch}.*` metadata.
+    public static func config(_ file: GGUFFile) throws -> ModelConfig {
+        guard let arch = file["general.architecture"]?.string else { throw FormatError(file: file.path, field: "general.architecture", "missing") }
+        guard arch == "llama" else {
+            throw FormatError(file: file.path, field: "general.architecture", "\"\(arch)\" is not supported yet (llama is)")
+        }
+        func int(_ key: String) throws -> Int {
+            guard let v = file["\(arch).\(key)"]?.integer, v > 0, v <= 1 << 24 else {
+                throw FormatError(file: file.path, field: "\(arch).\(key)", "missing or out of range (\(file["\(arch).\(key)"].map { "\($0)" } ?? "absent"))")
+            }
+            return v
+        }
+        let hidden = try int("embedding_length"), heads = try int("attention.head_count")
+        let kvHeads = (try? int("attention.head_count_kv")) ?? heads
+        guard hidden % heads == 0 || file["\(arch).attention.key_length"] != nil, heads % kvHeads == 0 else {
+            throw FormatError(file: file.path, field: "\(arch).attention.head_count_kv", "\(heads) query heads cannot share \(kvHeads) key/value heads")
+        }
+        let headDim = (try? int("attention.key_length")) ?? hidden / heads
+        let rotaryDim = (try? int("rope.dimension_count")) ?? headDim
+        let base = file["\(arch).rope.freq_base"]?.double ?? 10_000
+        var rope = try RopeFrequencies.standard(base: base, rotaryDim: rotaryDim)
+        if let factors = file.tensor(named: "rope_freqs.weight") {
+            guard factors.elementCount == rotaryDim / 2, factors.type == .f32 else {
+                throw FormatError(file: file.path, field: "rope_freqs.weight", "expected \(rotaryDim / 2) F32 factors")
+            }
+            let values = file.bytes(of: factors).bindMemory(to: Float.self)
+            rope = try RopeFrequencies(inverseFrequencies: zip(rope.inverseFrequencies, values).map { $0 / Double($1) })
+        }
+        let vocab = try file["tokenizer.ggml.tokens"]?.array?.count ?? int("vocab_size")
+        guard let eps = file["\(arch).attention.layer_norm_rms_epsilon"]?.double, eps > 0, eps < 1 else {
+            throw FormatError(file: file.path, field: "\(arch).attention.layer_norm_rms_epsilon", "missing or out of range")
+        }
+        return ModelConfig(
+            architecture: arch, vocabSize: vocab, hiddenSize: hidden, layers: try int("block_count"), heads: heads,
+            kvHeads: kvHeads, headDim: headDim, intermediateSize: try int("feed_forward_length"), rmsNormEps: Float(eps),
+            rope: rope, maxPositions: (try? int("context_length")) ?? 2048, tieWordEmbeddings: file.tensor(named: "output.weight") == nil)
+    }
+
+    /// Undoes llama.cpp's per-head row interleave: GGUF row h·D + 2i + j holds HF row h·D + j·D/2 + i.
+    static func unpermuteRotaryRows(_ w: Tensor, heads: Int) -> Tensor {
+        let rows = w.shape[0], cols = w.shape[1], d = rows / heads, half = d / 2
+        let out = Tensor(uninitialized: w.shape)
+        for h in 0..<heads {
+            for i in 0..<half {
+                for j in 0..<2 {
+                    (out.data + (h * d + j * half + i) * cols).update(from: w.data + (h * d + 2 * i + j) * cols, count: cols)
+                }
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,40 @@
+import SLMTensor
+
+/// A decoder-only transformer: token embedding, decoder layers, final RMSNorm, and the
+/// output projection (the embedding itself when tied).
+public final class Transformer {
+    public let config: ModelConfig
+    public let embedTokens: Tensor
+    public let layers: [DecoderLayer]
+    public let norm: Tensor
+    public let lmHead: Tensor
+
+    public init(config: ModelConfig, embedTokens: Tensor, layers: [DecoderLayer], norm: Tensor, lmHead: Tensor?) {
+        self.config = config
+        self.embedTokens = embedTokens
+        self.layers = layers
+        self.norm = norm
+        self.lmHead = lmHead ?? embedTokens
+    }
+
+    /// Final hidden states [B·T, C] of `batch` sequences of `sequence` tokens each.
+    /// `positions` defaults to 0..<T in every row; packed samples pass their own with `mask.segments`.
+    public func hiddenStates(_ ids: [Int32], batch: Int, sequence: Int, positions: [Int32]? = nil, mask: AttentionMask = .init()) throws -> Tensor {
+        guard ids.count == batch * sequence else {
+            throw TensorError(op: "Transformer", "\(ids.count) token ids do not fill batch \(batch) × sequence \(sequence)")
+        }
+        let positions = positions ?? (0..<ids.count).map { Int32($0 % max(sequence, 1)) }
+        var x = try embedTokens.embedding(ids)
+        for layer in layers {
+            x = try layer.forward(x, batch: batch, sequence: sequence, positions: positions, mask: mask)
+        }
+        return try x.rmsNorm(weight: norm, eps: config.rmsNormEps)
+    }
+
+    /// Logits [N, V] for hidden states [N, C]. Training uses `Tensor.lossHead` instead, which never
+    /// materialises all of them.
+    public func logits(_ hidden: Tensor) throws -> Tensor { try hidden.linear(lmHead) }
+
+    /// All trainable tensors, in a fixed order.
+    public var parameters: [Tensor] { [embedTokens] + layers.flatMap(\.weights.all) + [norm] + (lmHead === embedTokens ? [] : [lmHead]) }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import SLMModel
+import SLMTensor
+import SLMTestSupport
+import XCTest
+
+/// The demo model against transformers loading the same GGUF (fixtures/make_smollm2_reference.py).
+final class SmolLM2ReferenceTests: XCTestCase {
+    struct Reference: Decodable {
+        struct Chat: Decodable {
+            let prompt_ids: [Int32]
+            let greedy_ids: [Int32]
+        }
+        let text_ids: [Int32]
+        let perplexity: Double
+        let probe_positions: Int
+        let probe_logits_first_256: [[Float]]
+        let probe_argmax: [Int]
+        let probe_logsumexp: [Double]
+        let chats: [Chat]
+    }
+
+    static let modelPath = URL(fileURLWithPath: Fixture.path("")).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf").path
+    nonisolated(unsafe) static var model: Transformer?
+
+    override func setUpWithError() throws {
+        Parallel.setThreads(2)
+        guard FileManager.default.fileExists(atPath: Self.modelPath) else { throw XCTSkip("run scripts/setup to fetch the demo model") }
+        if Self.model == nil { Self.model = try GGUFModelLoader.load(try GGUFFile(path: Self.modelPath)) }
+    }
+
+    let reference = try! JSONDecoder().decode(Reference.self, from: Data(contentsOf: URL(fileURLWithPath: Fixture.path("smollm2_reference.json"))))
+
+    func testConfigFromMetadata() throws {
+        let c = try XCTUnwrap(Self.model).config
+        XCTAssertEqual([c.vocabSize, c.hiddenSize, c.layers, c.heads, c.kvHeads, c.headDim, c.intermediateSize], [49152, 576, 30, 9, 3, 64, 1536])
+        XCTAssertTrue(c.tieWordEmbeddings)
+    }
+
+    func testLogitsAndPerplexityMatchTransformers() throws {
+        let model = try XCTUnwrap(Self.model)
+        let ids = reference.text_ids
+        let logits = try GradMode.withoutGrad { try model.logits(try model.hiddenStates(ids, batch: 1, sequence: ids.count)) }
+        let vocab = model.config.vocabSize
+        var worst: Float = 0
+        for p in 0..<reference.probe_positions {
+            let row = logits.data + p * vocab
+            for j in 0..<256 { worst = max(worst, abs(row[j] - reference.probe_logits_first_256[p][j])) }
+            let argmax = (0..<vocab).max { row[$0] < row[$1] }!
+            XCTAssertEqual(argmax, reference.probe_argmax[p], "argmax at position \(p)")
+        }
+        XCTAssertLessThan(worst, 2e-3, "max |logit − transformers|")
+        var nll = 0.0
+        for p in 0..<(ids.count - 1) {
+            let row = logits.data + p * vocab
+            let m = Double((0..<vocab).map { row[$0] }.max()!)
+            let lse = m + Foundation.log((0..<vocab).reduce(0.0) { $0 + Foundation.exp(Double(row[$1]) - m) })
+            if p < reference.probe_positions { XCTAssertEqual(lse, reference.probe_logsumexp[p], accuracy: 1e-3) }
+            nll += lse - Double(row[Int(ids[p + 1])])
+        }
+        let perplexity = Foundation.exp(nll / Double(ids.count - 1))
+        XCTAssertEqual(perplexity / reference.perplexity, 1, accuracy: 5e-5, "perplexity \(perplexity) vs \(reference.perplexity)")
+    }
+
+    func testGreedyContinuationsMatchTransformers() throws {
+        let model = try XCTUnwrap(Self.model)
+        for chat in reference.chats {
+            var ids = chat.prompt_ids
+            var generated: [Int32] = []
+            while generated.count < chat.greedy_ids.count {
+                let hidden = try GradMode.withoutGrad { try model.hiddenStates(ids, batch: 1, sequence: ids.count) }
+                let last = try GradMode.withoutGrad { try model.logits(try hidden.reshaped([ids.count, -1])) }
+                let row = last.data + (ids.count - 1) * model.config.vocabSize
+                let next = Int32((0..<model.config.vocabSize).max { row[$0] < row[$1] }!)
+                generated.append(next)
+                ids.append(next)
+                if next == 2 { break }
+            }
+            XCTAssertEqual(generated, chat.greedy_ids)
+        }
+    }
+}
