@@ -20,11 +20,12 @@ struct SLM: ParsableCommand {
         }
     }
 
-    /// OpenBLAS picks its kernels when it is loaded; when it would fall back to slow
-    /// generic ones on this CPU, run slm again with the right `OPENBLAS_CORETYPE`.
+    /// OpenBLAS reads its settings when it is loaded; when the environment lacks the ones
+    /// slm wants (see `OpenBLASEnvironment`), run slm again with them set.
     private static func restartWithFasterBLASIfNeeded() {
-        guard let core = BLASCore.recommendedOverride() else { return }
-        setenv("OPENBLAS_CORETYPE", core, 1)
+        let missing = OpenBLASEnvironment.missing()
+        guard !missing.isEmpty else { return }
+        for (name, value) in missing { setenv(name, value, 1) }
         let arguments = CommandLine.arguments.map { strdup($0) } + [nil]
         execv("/proc/self/exe", arguments)
         // execv returns only on failure; carry on with the kernels OpenBLAS chose.

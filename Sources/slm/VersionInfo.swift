@@ -10,6 +10,6 @@ enum VersionInfo {
         var major: UInt32 = 0, minor: UInt32 = 0, release: UInt32 = 0
         H5get_libversion(&major, &minor, &release)
         let blas = String(cString: openblas_get_config())
-        return "slm \(slm) (OpenBLAS: \(blas), kernels \(BLASCore.current); HDF5 \(major).\(minor).\(release))"
+        return "slm \(slm) (OpenBLAS: \(blas), kernels \(OpenBLASEnvironment.coreType); HDF5 \(major).\(minor).\(release))"
     }
 }
