@@ -50,4 +50,20 @@ final class DecoderLayerTests: XCTestCase {
         }
         XCTAssertEqual(try grads(recompute: true), try grads(recompute: false))
     }
+
+    func testLayerForwardBackwardIsBitwiseRepeatable() throws {
+        let config = try DecoderLayerConfig.smolLM2_135M()
+        let layer = DecoderLayer(config: config, weights: .random(config, seed: 5, requiresGrad: true))
+        let positions = (0..<128).map { Int32($0 % 64) }
+        let segments = (0..<128).map { Int32($0 / 40) }
+        func run() throws -> [[UInt32]] {
+            layer.weights.all.forEach { $0.zeroGrad() }
+            let x = Tensor.uniform([128, config.hiddenSize], seed: 6, requiresGrad: true)
+            let y = try layer.forward(x, batch: 2, sequence: 64, positions: positions, mask: AttentionMask(segments: segments))
+            try y.backward(seed: Tensor.uniform(y.shape, seed: 7))
+            return ([y, x.grad!] + layer.weights.all.map { $0.grad! }).map { $0.scalars.map(\.bitPattern) }
+        }
+        let first = try run()
+        XCTAssertEqual(try run(), first)
+    }
 }
