@@ -1,3 +1,5 @@
+import SLMTensor
+
 /// A GGUF file (llama.cpp's single-file model format), version 2 or 3, read in place from a memory map.
 ///
 /// Layout (all little-endian):
@@ -84,6 +86,12 @@ public final class GGUFFile {
     public subscript(key: String) -> GGUFValue? { metadata.first { $0.key == key }?.value }
 
     public func tensor(named name: String) -> GGUFTensorInfo? { index[name].map { tensors[$0] } }
+
+    /// A 2-D tensor as a quantized matrix that reads its blocks in place from the mapping.
+    public func quantizedMatrix(_ info: GGUFTensorInfo) throws -> QuantizedMatrix {
+        guard info.dims.count == 2 else { throw FormatError(file: path, field: info.name, "is \(info.dims.count)-D, not a matrix") }
+        return try QuantizedMatrix(type: info.type, rows: info.dims[1], cols: info.dims[0], bytes: bytes(of: info), owner: file)
+    }
 
     /// The raw (possibly quantized) bytes of a tensor, in place in the mapping.
     public func bytes(of info: GGUFTensorInfo) -> UnsafeRawBufferPointer {

@@ -1,4 +1,4 @@
-import SLMTensor
+
 
 /// Dequantization of ggml's block formats to Float32, block by block, as ggml defines them.
 public enum Dequantize {

@@ -44,5 +44,5 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
         }
     }
 
-    static var supportedNames: String { allCases.map(\.description).joined(separator: ", ") }
+    public static var supportedNames: String { allCases.map(\.description).joined(separator: ", ") }
 }

@@ -1,0 +1,41 @@
+extension Tensor {
+    /// Rows of the weight dequantized at once: 256 × 576 floats is 576 KB, which stays in L2.
+    static let quantizedTileRows = 256
+
+    /// A linear layer over a frozen quantized weight: `self` [..., in] · `weight`[out, in]ᵀ.
+    ///
+    /// The weight is dequantized a tile of rows at a time into one scratch buffer and multiplied
+    /// there, so a model's weights stay in their 4–8-bit blocks in memory. The weight is frozen:
+    /// backward gives the input's gradient only (dx = dy · W, tile by tile), which is what LoRA on
+    /// a quantized base needs.
+    public func linear(_ weight: QuantizedMatrix) throws -> Tensor {
+        guard let inFeatures = shape.last, inFeatures == weight.cols else {
+            throw TensorError(op: "linear", "input \(shape) does not fit quantized weight \(weight.shape) (\(weight.type))")
+        }
+        let tokens = count / max(inFeatures, 1), out = weight.rows
+        let y = Tensor(uninitialized: Array(shape.dropLast()) + [out])
+        let tileRows = Tensor.quantizedTileRows
+        let scratch = Tensor(uninitialized: [min(tileRows, out), inFeatures])
+        for start in stride(from: 0, to: out, by: tileRows) {
+            let rows = min(tileRows, out - start)
+            weight.dequantize(rows: start..<(start + rows), into: scratch.data)
+            Gemm.sgemm(
+                transA: false, transB: true, m: tokens, n: rows, k: inFeatures,
+                a: data, lda: inFeatures, b: scratch.data, ldb: inFeatures, c: y.data + start, ldc: out)
+        }
+        let inputShape = shape
+        return try Tensor.record("linear", y, inputs: [self]) { g in
+            let dx = Tensor(uninitialized: inputShape)
+            let tile = Tensor(uninitialized: [min(tileRows, out), inFeatures])
+            for start in stride(from: 0, to: out, by: tileRows) {
+                let rows = min(tileRows, out - start)
+                weight.dequantize(rows: start..<(start + rows), into: tile.data)
+                Gemm.sgemm(
+                    transA: false, transB: false, m: tokens, n: inFeatures, k: rows,
+                    a: g.data + start, lda: out, b: tile.data, ldb: inFeatures,
+                    beta: start == 0 ? 0 : 1, c: dx.data, ldc: inFeatures)
+            }
+            return [dx]
+        }
+    }
+}
