@@ -29,15 +29,17 @@ public struct DecoderLayerConfig: Sendable {
 }
 
 /// The weights of one decoder layer, in Hugging Face's names and [out, in] layout.
+/// Projections are dense tensors or, for a frozen base, quantized matrices.
 public struct DecoderLayerWeights {
     public var inputLayernorm: Tensor
-    public var qProj: Tensor, kProj: Tensor, vProj: Tensor, oProj: Tensor
+    public var qProj: any LinearWeight, kProj: any LinearWeight, vProj: any LinearWeight, oProj: any LinearWeight
     public var postAttentionLayernorm: Tensor
-    public var gateProj: Tensor, upProj: Tensor, downProj: Tensor
+    public var gateProj: any LinearWeight, upProj: any LinearWeight, downProj: any LinearWeight
 
     public init(
-        inputLayernorm: Tensor, qProj: Tensor, kProj: Tensor, vProj: Tensor, oProj: Tensor,
-        postAttentionLayernorm: Tensor, gateProj: Tensor, upProj: Tensor, downProj: Tensor
+        inputLayernorm: Tensor, qProj: any LinearWeight, kProj: any LinearWeight, vProj: any LinearWeight,
+        oProj: any LinearWeight, postAttentionLayernorm: Tensor, gateProj: any LinearWeight,
+        upProj: any LinearWeight, downProj: any LinearWeight
     ) {
         self.inputLayernorm = inputLayernorm
         self.qProj = qProj
@@ -50,7 +52,11 @@ public struct DecoderLayerWeights {
         self.downProj = downProj
     }
 
-    public var all: [Tensor] { [inputLayernorm, qProj, kProj, vProj, oProj, postAttentionLayernorm, gateProj, upProj, downProj] }
+    /// The dense tensors among the weights (quantized ones are frozen and not listed).
+    public var all: [Tensor] {
+        let weights: [any LinearWeight] = [inputLayernorm, qProj, kProj, vProj, oProj, postAttentionLayernorm, gateProj, upProj, downProj]
+        return weights.compactMap { $0 as? Tensor }
+    }
 
     /// Random weights of the right shapes (for benchmarks and tests), uniform in ±1/√fan-in.
     public static func random(_ c: DecoderLayerConfig, seed: UInt64, requiresGrad: Bool) -> DecoderLayerWeights {

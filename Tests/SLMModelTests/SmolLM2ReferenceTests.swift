@@ -80,4 +80,14 @@ final class SmolLM2ReferenceTests: XCTestCase {
             XCTAssertEqual(generated, chat.greedy_ids)
         }
     }
+
+    func testWeightsKeptQuantizedGiveTheSameLogits() throws {
+        let dense = try XCTUnwrap(Self.model)
+        let quantized = try GGUFModelLoader.load(try GGUFFile(path: Self.modelPath), keepQuantized: true)
+        XCTAssertTrue(quantized.layers[0].weights.qProj is QuantizedMatrix)
+        let ids = Array(reference.text_ids.prefix(48))
+        let a = try GradMode.withoutGrad { try dense.logits(try dense.hiddenStates(ids, batch: 1, sequence: ids.count)) }
+        let b = try GradMode.withoutGrad { try quantized.logits(try quantized.hiddenStates(ids, batch: 1, sequence: ids.count)) }
+        assertClose(b, a, tolerance: 1e-3, "quantized vs dense logits")
+    }
 }

@@ -8,31 +8,49 @@ import SLMTensor
 /// `blk.N.ffn_norm`, `blk.N.ffn_{gate,up,down}`, `output_norm`, `output` (absent when tied), and
 /// `rope_freqs` (Llama 3 frequency factors). llama.cpp stores attn_q/attn_k with the rows of each head
 /// interleaved for its rotary kernel; they are put back in Hugging Face's order on load.
+///
+/// With `keepQuantized`, the layers' projection matrices stay in their ggml blocks (read in place
+/// from the file's mapping, frozen) and are dequantized tile by tile inside each matmul; norms and
+/// the embedding are Float32 either way.
 public enum GGUFModelLoader {
-    public static func load(_ file: GGUFFile) throws -> Transformer {
+    public static func load(_ file: GGUFFile, keepQuantized: Bool = false) throws -> Transformer {
         let config = try config(file)
-        func weight(_ name: String, _ shape: [Int]) throws -> Tensor {
+        func info(_ name: String, _ shape: [Int]) throws -> GGUFTensorInfo {
             guard let info = file.tensor(named: name) else { throw FormatError(file: file.path, field: name, "tensor missing") }
             guard info.shape == shape else {
                 throw FormatError(file: file.path, field: name, "shape \(info.shape) does not match the config's \(shape)")
             }
+            return info
+        }
+        func weight(_ name: String, _ shape: [Int]) throws -> Tensor {
+            let info = try info(name, shape)
             let t = Tensor(uninitialized: shape)
             Dequantize.run(info.type, file.bytes(of: info), count: info.elementCount, into: t.data)
             return t
+        }
+        /// A projection; `rotaryHeads` restores Hugging Face's row order of attn_q / attn_k.
+        func projection(_ name: String, _ shape: [Int], rotaryHeads: Int? = nil) throws -> any LinearWeight {
+            let tensorInfo = try info(name, shape)
+            if keepQuantized && tensorInfo.type != .f32 {
+                let matrix = try file.quantizedMatrix(tensorInfo)
+                return try rotaryHeads.map { try matrix.reorderingRows(rotaryRowOrder(rows: shape[0], heads: $0)) } ?? matrix
+            }
+            let dense = try weight(name, shape)
+            return rotaryHeads.map { unpermuteRotaryRows(dense, heads: $0) } ?? dense
         }
         let c = config.layer
         let layers = try (0..<config.layers).map { n in
             let p = "blk.\(n)."
             let weights = DecoderLayerWeights(
                 inputLayernorm: try weight(p + "attn_norm.weight", [c.hiddenSize]),
-                qProj: unpermuteRotaryRows(try weight(p + "attn_q.weight", [c.heads * c.headDim, c.hiddenSize]), heads: c.heads),
-                kProj: unpermuteRotaryRows(try weight(p + "attn_k.weight", [c.kvHeads * c.headDim, c.hiddenSize]), heads: c.kvHeads),
-                vProj: try weight(p + "attn_v.weight", [c.kvHeads * c.headDim, c.hiddenSize]),
-                oProj: try weight(p + "attn_output.weight", [c.hiddenSize, c.heads * c.headDim]),
+                qProj: try projection(p + "attn_q.weight", [c.heads * c.headDim, c.hiddenSize], rotaryHeads: c.heads),
+                kProj: try projection(p + "attn_k.weight", [c.kvHeads * c.headDim, c.hiddenSize], rotaryHeads: c.kvHeads),
+                vProj: try projection(p + "attn_v.weight", [c.kvHeads * c.headDim, c.hiddenSize]),
+                oProj: try projection(p + "attn_output.weight", [c.hiddenSize, c.heads * c.headDim]),
                 postAttentionLayernorm: try weight(p + "ffn_norm.weight", [c.hiddenSize]),
-                gateProj: try weight(p + "ffn_gate.weight", [c.intermediateSize, c.hiddenSize]),
-                upProj: try weight(p + "ffn_up.weight", [c.intermediateSize, c.hiddenSize]),
-                downProj: try weight(p + "ffn_down.weight", [c.hiddenSize, c.intermediateSize]))
+                gateProj: try projection(p + "ffn_gate.weight", [c.intermediateSize, c.hiddenSize]),
+                upProj: try projection(p + "ffn_up.weight", [c.intermediateSize, c.hiddenSize]),
+                downProj: try projection(p + "ffn_down.weight", [c.hiddenSize, c.intermediateSize]))
             return DecoderLayer(config: c, weights: weights)
         }
         let embed = try weight("token_embd.weight", [config.vocabSize, config.hiddenSize])
@@ -78,16 +96,24 @@ public enum GGUFModelLoader {
             rope: rope, maxPositions: (try? int("context_length")) ?? 2048, tieWordEmbeddings: file.tensor(named: "output.weight") == nil)
     }
 
-    /// Undoes llama.cpp's per-head row interleave: GGUF row h·D + 2i + j holds HF row h·D + j·D/2 + i.
-    static func unpermuteRotaryRows(_ w: Tensor, heads: Int) -> Tensor {
-        let rows = w.shape[0], cols = w.shape[1], d = rows / heads, half = d / 2
-        let out = Tensor(uninitialized: w.shape)
+    /// llama.cpp interleaves each head's rows for its rotary kernel: GGUF row h·D + 2i + j holds
+    /// Hugging Face row h·D + j·D/2 + i. Entry r of the result is the GGUF row that HF row r comes from.
+    static func rotaryRowOrder(rows: Int, heads: Int) -> [Int] {
+        let d = rows / heads, half = d / 2
+        var order = [Int](repeating: 0, count: rows)
         for h in 0..<heads {
             for i in 0..<half {
-                for j in 0..<2 {
-                    (out.data + (h * d + j * half + i) * cols).update(from: w.data + (h * d + 2 * i + j) * cols, count: cols)
-                }
+                for j in 0..<2 { order[h * d + j * half + i] = h * d + 2 * i + j }
             }
+        }
+        return order
+    }
+
+    static func unpermuteRotaryRows(_ w: Tensor, heads: Int) -> Tensor {
+        let cols = w.shape[1]
+        let out = Tensor(uninitialized: w.shape)
+        for (row, source) in rotaryRowOrder(rows: w.shape[0], heads: heads).enumerated() {
+            (out.data + row * cols).update(from: w.data + source * cols, count: cols)
         }
         return out
     }

@@ -33,10 +33,30 @@ public struct QuantizedMatrix: @unchecked Sendable {
         Dequantize.run(type, slice, count: range.count * cols, into: out)
     }
 
+    /// A copy whose row i is this matrix's row `order[i]` (rows are whole blocks, so they move intact).
+    public func reorderingRows(_ order: [Int]) throws -> QuantizedMatrix {
+        guard order.count == rows, order.allSatisfy({ $0 >= 0 && $0 < rows }) else {
+            throw TensorError(op: "QuantizedMatrix", "row order of \(order.count) entries for \(rows) rows")
+        }
+        let storage = OwnedBytes(count: bytes.count)
+        for (i, source) in order.enumerated() {
+            UnsafeMutableRawBufferPointer(rebasing: storage.buffer[(i * rowBytes)..<((i + 1) * rowBytes)])
+                .copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[(source * rowBytes)..<((source + 1) * rowBytes)]))
+        }
+        return try QuantizedMatrix(type: type, rows: rows, cols: cols, bytes: UnsafeRawBufferPointer(storage.buffer), owner: storage)
+    }
+
     /// The whole matrix as a Float32 tensor.
     public func dequantized() -> Tensor {
         let t = Tensor(uninitialized: shape)
         dequantize(rows: 0..<rows, into: t.data)
         return t
     }
+}
+
+/// Heap bytes freed with their last owner.
+final class OwnedBytes {
+    let buffer: UnsafeMutableRawBufferPointer
+    init(count: Int) { buffer = .allocate(byteCount: max(count, 1), alignment: 64) }
+    deinit { buffer.deallocate() }
 }
