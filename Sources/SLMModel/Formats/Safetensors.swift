@@ -63,7 +63,8 @@ public final class SafetensorsFile {
         for (previous, next) in zip(infos, infos.dropFirst()) where next.dataOffsets.lowerBound < previous.dataOffsets.upperBound {
             throw FormatError(
                 file: path, field: next.name,
-                "data_offsets \(next.dataOffsets) overlap \(previous.name)'s \(previous.dataOffsets)")
+                "data_offsets [\(next.dataOffsets.lowerBound), \(next.dataOffsets.upperBound)] overlap \(previous.name)'s "
+                    + "[\(previous.dataOffsets.lowerBound), \(previous.dataOffsets.upperBound)]")
         }
         tensors = infos
         index = Dictionary(uniqueKeysWithValues: infos.enumerated().map { ($1.name, $0) })
