@@ -100,6 +100,18 @@ final class HuggingFaceLoaderTests: XCTestCase {
         try assertMatches(try ModelLoader.load(path: folder).model, expected.hf_llama)
     }
 
+    func testGGUFOfTheSameModelLoadsThroughModelLoaderAlike() throws {
+        let (model, tokenizer) = try ModelLoader.load(path: Fixture.path("hf_llama3_f16.gguf"))
+        let folder = try ModelLoader.load(path: Fixture.path("hf_llama3_f16")).model
+        let (a, b) = (model.config, folder.config)
+        XCTAssertEqual([a.vocabSize, a.hiddenSize, a.layers, a.heads, a.kvHeads, a.headDim, a.intermediateSize],
+                       [b.vocabSize, b.hiddenSize, b.layers, b.heads, b.kvHeads, b.headDim, b.intermediateSize])
+        XCTAssertTrue(a.tieWordEmbeddings)
+        for (x, y) in zip(a.rope.inverseFrequencies, b.rope.inverseFrequencies) { XCTAssertEqual(x / y, 1, accuracy: 1e-6) }
+        XCTAssertEqual(try XCTUnwrap(tokenizer).encode(expected.text), expected.ids)
+        try assertMatches(model, expected.hf_llama3_f16)
+    }
+
     // MARK: bad folders
 
     /// A copy of a fixture folder in a temporary directory, removed after the test.
