@@ -38,7 +38,7 @@ public enum HuggingFaceModelLoader {
             throw FormatError(
                 file: tokenizerPath, field: "model.vocab",
                 "\(tokenizer.vocabularySize) tokens (with added_tokens), but \(configPath) has vocab_size \(config.vocabSize) "
-                    + "and model.embed_tokens.weight in \(checkpoint.locate("model.embed_tokens.weight")!.file.path) has \(config.vocabSize) rows")
+                    + "and model.embed_tokens.weight in \(checkpoint.locate("model.embed_tokens.weight")?.file.path ?? checkpoint.source) has \(config.vocabSize) rows")
         }
         return (model, tokenizer)
     }

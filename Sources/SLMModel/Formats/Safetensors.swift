@@ -182,7 +182,7 @@ public final class SafetensorsCheckpoint {
         let singlePath = folderURL.appendingPathComponent(Self.singleFile).path
         if FileManager.default.fileExists(atPath: indexPath) {
             let weightMap = try Self.weightMap(indexPath)
-            var shardNames = Array(Set(weightMap.values)).sorted()
+            let shardNames = Set(weightMap.values).sorted()
             var files: [SafetensorsFile] = []
             for name in shardNames {
                 let shardPath = folderURL.appendingPathComponent(name).path
@@ -192,10 +192,10 @@ public final class SafetensorsCheckpoint {
                 }
                 files.append(try SafetensorsFile(path: shardPath))
             }
-            shardNames = files.map { URL(fileURLWithPath: $0.path).lastPathComponent }
+            let fileOfShard = Dictionary(uniqueKeysWithValues: shardNames.enumerated().map { ($1, $0) })
             var index: [String: (file: Int, info: SafetensorsTensorInfo)] = [:]
-            for (name, shard) in weightMap {
-                let n = shardNames.firstIndex(of: shard)!
+            for (name, shard) in weightMap.sorted(by: { $0.key < $1.key }) {
+                let n = fileOfShard[shard]!  // every value of weightMap is in shardNames
                 guard let info = files[n].tensor(named: name) else {
                     throw FormatError(file: files[n].path, field: name, "tensor missing, though \(Self.indexFile) puts it in this shard")
                 }
