@@ -116,6 +116,35 @@ final class SafetensorsTests: XCTestCase {
         for (header, words) in cases { assertRejected(try write(header: header, data: eight), mentioning: words) }
     }
 
+    /// 400 single-byte corruptions of the length and header (seeded): each file either still reads,
+    /// tensors and all, or is refused with a FormatError naming it; nothing traps.
+    func testRandomHeaderCorruptionNeverCrashes() throws {
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: fixture)))
+        let headerEnd = try SafetensorsFile(path: fixture).dataStart
+        var state: UInt64 = 0x5EED
+        func next() -> Int {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int(state >> 33)
+        }
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("slm-st-fuzz-\(UUID().uuidString).safetensors")
+        addTeardownBlock { try? FileManager.default.removeItem(at: out) }
+        var refused = 0
+        for _ in 0..<400 {
+            var damaged = bytes
+            let at = next() % headerEnd
+            damaged[at] = UInt8(truncatingIfNeeded: next())
+            try Data(damaged).write(to: out)
+            do {
+                let file = try SafetensorsFile(path: out.path)
+                for info in file.tensors where [.F32, .F16, .BF16].contains(info.dtype) { _ = try file.floats(info) }
+            } catch let error as FormatError {
+                XCTAssertEqual(error.file, out.path)
+                refused += 1
+            }
+        }
+        XCTAssertGreaterThan(refused, 100)
+    }
+
     func testOverlappingTensorsAreRefused() throws {
         let header = #"{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}}"#
         assertRejected(try write(header: header, data: [UInt8](repeating: 0, count: 12)), mentioning: ["b", "[4, 12] overlap", "a's [0, 8]"])
