@@ -165,6 +165,10 @@ final class HuggingFaceLoaderTests: XCTestCase {
         let folder = try copy("hf_llama")
         try Data("{\"model_type\": ".utf8).write(to: URL(fileURLWithPath: folder + "/config.json"))
         assertRejected(folder, file: folder + "/config.json", mentioning: ["JSON"])
+        try Data("[1, 2]".utf8).write(to: URL(fileURLWithPath: folder + "/config.json"))
+        assertRejected(folder, file: folder + "/config.json", mentioning: ["not a JSON object"])
+        try Data(#"{"model_type": "llama", "rope_parameters": {"rope_type": 3}}"#.utf8).write(to: URL(fileURLWithPath: folder + "/config.json"))
+        assertRejected(folder, file: folder + "/config.json", mentioning: ["rope_parameters.rope_type", "expected a string"])
     }
 
     func testConfigThatDisagreesWithTheWeights() throws {

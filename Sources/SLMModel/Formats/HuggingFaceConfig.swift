@@ -92,6 +92,8 @@ public struct HuggingFaceConfig: Codable, Sendable {
             return try JSONDecoder().decode(HuggingFaceConfig.self, from: data)
         } catch let error as DecodingError {
             switch error {
+            case .typeMismatch(_, let context) where context.codingPath.isEmpty:
+                throw FormatError(file: path, field: nil, "is not a JSON object")
             case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
                 throw FormatError(file: path, field: Self.keyPath(context.codingPath), "expected \(Self.jsonKind(type))")
             case .dataCorrupted(let context):
