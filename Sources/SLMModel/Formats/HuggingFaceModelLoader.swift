@@ -28,19 +28,24 @@ public enum HuggingFaceModelLoader {
             throw FormatError(file: folder, field: nil, "has no \(configFile) (not a Hugging Face model folder)")
         }
         let config = try HuggingFaceConfig.load(path: configPath).modelConfig(file: configPath)
-        let checkpoint = try SafetensorsCheckpoint(folder: folder)
-        let model = try load(checkpoint, config: config, configPath: configPath)
+        let checkpoint = try SafetensorsCheckpoint(folder: folder)  // headers only; weights are read below
 
+        // The tokenizer is checked before the weights are converted, so a mismatch fails fast.
+        var tokenizer: BPETokenizer?
         let tokenizerPath = folderURL.appendingPathComponent(tokenizerFile).path
-        guard FileManager.default.fileExists(atPath: tokenizerPath) else { return (model, nil) }
-        let tokenizer = try BPETokenizer.load(tokenizerJSON: tokenizerPath)
-        guard tokenizer.vocabularySize == config.vocabSize else {
-            throw FormatError(
-                file: tokenizerPath, field: "model.vocab",
-                "\(tokenizer.vocabularySize) tokens (with added_tokens), but \(configPath) has vocab_size \(config.vocabSize) "
-                    + "and model.embed_tokens.weight in \(checkpoint.locate("model.embed_tokens.weight")?.file.path ?? checkpoint.source) has \(config.vocabSize) rows")
+        if FileManager.default.fileExists(atPath: tokenizerPath) {
+            let loaded = try BPETokenizer.load(tokenizerJSON: tokenizerPath)
+            let embedding = checkpoint.locate("model.embed_tokens.weight")
+            let rows = embedding?.info.shape.first ?? config.vocabSize
+            guard loaded.vocabularySize == rows else {  // (rows ≠ vocab_size is the weights' error, below)
+                throw FormatError(
+                    file: tokenizerPath, field: "model.vocab",
+                    "\(loaded.vocabularySize) tokens (with added_tokens), but \(configPath) has vocab_size \(config.vocabSize) "
+                        + "and model.embed_tokens.weight in \(embedding?.file.path ?? checkpoint.source) has \(rows) rows")
+            }
+            tokenizer = loaded
         }
-        return (model, tokenizer)
+        return (try load(checkpoint, config: config, configPath: configPath), tokenizer)
     }
 
     /// The transformer whose weights `checkpoint` holds, with the hyper-parameters of `config`.

@@ -56,7 +56,7 @@ public final class SafetensorsFile {
             metadata = map
         }
         self.metadata = metadata
-        var infos = try root.filter { $0.key != "__metadata__" }.map { name, entry in
+        var infos = try root.filter { $0.key != "__metadata__" }.sorted { $0.key < $1.key }.map { name, entry in
             try SafetensorsTensorInfo(name: name, header: entry, dataSize: dataSize, file: path)
         }
         infos.sort { ($0.dataOffsets.lowerBound, $0.dataOffsets.upperBound, $0.name) < ($1.dataOffsets.lowerBound, $1.dataOffsets.upperBound, $1.name) }
