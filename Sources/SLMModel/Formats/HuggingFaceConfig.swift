@@ -1,0 +1,226 @@
+import Foundation
+import SLMTensor
+
+/// The `config.json` of a Hugging Face model folder, in transformers' own key names.
+///
+/// ```
+/// { "model_type": "llama", "vocab_size": 49152, "hidden_size": 576, "num_hidden_layers": 30,
+///   "num_attention_heads": 9, "num_key_value_heads": 3, "head_dim": 64, "intermediate_size": 1536,
+///   "rms_norm_eps": 1e-05, "max_position_embeddings": 8192, "tie_word_embeddings": true,
+///   "rope_theta": 100000.0, "rope_scaling": null,                          transformers 4.x
+///   "rope_parameters": { "rope_type": "default", "rope_theta": 100000.0 }, transformers 5.x
+///   ... }
+/// ```
+/// Every field is optional here so that a missing one is reported by name in `modelConfig`;
+/// keys slm does not use are ignored. Defaults (LlamaConfig's) for fields that may be absent:
+/// num_key_value_heads = num_attention_heads, head_dim = hidden_size / num_attention_heads,
+/// rms_norm_eps = 1e-6, rope_theta = 10,000, max_position_embeddings = 2048,
+/// tie_word_embeddings = false, hidden_act = "silu", attention_bias = mlp_bias = false.
+public struct HuggingFaceConfig: Codable, Sendable {
+    public var modelType: String?
+    public var vocabSize: Int?
+    public var hiddenSize: Int?
+    public var numHiddenLayers: Int?
+    public var numAttentionHeads: Int?
+    public var numKeyValueHeads: Int?
+    public var headDim: Int?
+    public var intermediateSize: Int?
+    public var rmsNormEps: Double?
+    public var ropeTheta: Double?
+    /// transformers 4.x: the scaling alone (`rope_theta` is top-level).
+    public var ropeScaling: RopeScaling?
+    /// transformers 5.x: type, theta and scaling together.
+    public var ropeParameters: RopeScaling?
+    public var maxPositionEmbeddings: Int?
+    public var tieWordEmbeddings: Bool?
+    public var hiddenAct: String?
+    public var attentionBias: Bool?
+    public var mlpBias: Bool?
+    /// Mistral's sliding-window attention span (null when attention is global).
+    public var slidingWindow: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case modelType = "model_type"
+        case vocabSize = "vocab_size"
+        case hiddenSize = "hidden_size"
+        case numHiddenLayers = "num_hidden_layers"
+        case numAttentionHeads = "num_attention_heads"
+        case numKeyValueHeads = "num_key_value_heads"
+        case headDim = "head_dim"
+        case intermediateSize = "intermediate_size"
+        case rmsNormEps = "rms_norm_eps"
+        case ropeTheta = "rope_theta"
+        case ropeScaling = "rope_scaling"
+        case ropeParameters = "rope_parameters"
+        case maxPositionEmbeddings = "max_position_embeddings"
+        case tieWordEmbeddings = "tie_word_embeddings"
+        case hiddenAct = "hidden_act"
+        case attentionBias = "attention_bias"
+        case mlpBias = "mlp_bias"
+        case slidingWindow = "sliding_window"
+    }
+
+    /// `rope_scaling` (4.x) or `rope_parameters` (5.x, which also holds `rope_theta`).
+    public struct RopeScaling: Codable, Sendable {
+        public var ropeType: String?
+        /// The older name of `rope_type`.
+        public var type: String?
+        public var ropeTheta: Double?
+        public var factor: Double?
+        public var lowFreqFactor: Double?
+        public var highFreqFactor: Double?
+        public var originalMaxPositionEmbeddings: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case ropeType = "rope_type"
+            case type
+            case ropeTheta = "rope_theta"
+            case factor
+            case lowFreqFactor = "low_freq_factor"
+            case highFreqFactor = "high_freq_factor"
+            case originalMaxPositionEmbeddings = "original_max_position_embeddings"
+        }
+    }
+
+    /// Reads and decodes a config.json (values of the wrong JSON type are errors naming the key).
+    public static func load(path: String) throws -> HuggingFaceConfig {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw FormatError(file: path, field: nil, "cannot read: \(error.localizedDescription)")
+        }
+        do {
+            return try JSONDecoder().decode(HuggingFaceConfig.self, from: data)
+        } catch let error as DecodingError {
+            switch error {
+            case .typeMismatch(_, let context) where context.codingPath.isEmpty:
+                throw FormatError(file: path, field: nil, "is not a JSON object")
+            case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
+                throw FormatError(file: path, field: Self.keyPath(context.codingPath), "expected \(Self.jsonKind(type))")
+            case .dataCorrupted(let context):
+                throw FormatError(file: path, field: context.codingPath.isEmpty ? nil : Self.keyPath(context.codingPath), "not valid JSON: \(context.debugDescription)")
+            case .keyNotFound(let key, let context):
+                throw FormatError(file: path, field: Self.keyPath(context.codingPath + [key]), "missing")
+            @unknown default:
+                throw FormatError(file: path, field: nil, "\(error)")
+            }
+        }
+    }
+
+    private static func jsonKind(_ type: Any.Type) -> String {
+        switch type {
+        case is Int.Type: "an integer"
+        case is Double.Type: "a number"
+        case is Bool.Type: "true or false"
+        case is String.Type: "a string"
+        default: "\(type)"
+        }
+    }
+
+    private static func keyPath(_ path: [any CodingKey]) -> String { path.map(\.stringValue).joined(separator: ".") }
+
+    /// Checks the fields slm needs and builds its `ModelConfig`; `file` names config.json in errors.
+    public func modelConfig(file: String) throws -> ModelConfig {
+        func fail(_ key: String, _ message: String) -> FormatError { FormatError(file: file, field: key, message) }
+        func required(_ value: Int?, _ key: String) throws -> Int {
+            guard let value else { throw fail(key, "missing") }
+            guard value > 0, value <= 1 << 24 else { throw fail(key, "\(value) is out of range (1 to \(1 << 24))") }
+            return value
+        }
+
+        guard let modelType else { throw fail("model_type", "missing") }
+        let maxPositions = maxPositionEmbeddings ?? 2048
+        guard maxPositions > 0 else { throw fail("max_position_embeddings", "must be > 0, got \(maxPositions)") }
+        switch modelType {
+        case "llama":
+            break
+        case "mistral":
+            // Mistral is Llama plus a sliding attention window; without one (or one spanning every
+            // position) it is the same network.
+            if let window = slidingWindow, window < maxPositions {
+                throw fail("sliding_window", "mistral with a sliding window of \(window) < max_position_embeddings \(maxPositions) is not supported yet")
+            }
+        default:
+            throw fail("model_type", "\"\(modelType)\" is not supported (llama is, and mistral without a sliding window)")
+        }
+        if let act = hiddenAct, act != "silu" { throw fail("hidden_act", "\"\(act)\" is not supported (silu is)") }
+        if attentionBias == true { throw fail("attention_bias", "q/k/v/o biases are not supported") }
+        if mlpBias == true { throw fail("mlp_bias", "MLP biases are not supported") }
+
+        let vocab = try required(vocabSize, "vocab_size")
+        let hidden = try required(hiddenSize, "hidden_size")
+        let layers = try required(numHiddenLayers, "num_hidden_layers")
+        let heads = try required(numAttentionHeads, "num_attention_heads")
+        let intermediate = try required(intermediateSize, "intermediate_size")
+        let kvHeads = try required(numKeyValueHeads ?? heads, "num_key_value_heads")
+        guard heads % kvHeads == 0 else {
+            throw fail("num_key_value_heads", "\(kvHeads) key/value heads cannot be shared evenly by num_attention_heads \(heads)")
+        }
+        let dim: Int
+        if let headDim {
+            dim = try required(headDim, "head_dim")
+        } else {
+            guard hidden % heads == 0 else {
+                throw fail("num_attention_heads", "hidden_size \(hidden) is not divisible by \(heads) heads, and there is no head_dim")
+            }
+            dim = hidden / heads
+        }
+        guard dim % 2 == 0 else { throw fail("head_dim", "\(dim) must be even for rotary embedding") }
+        let eps = rmsNormEps ?? 1e-6
+        guard eps > 0, eps < 1 else { throw fail("rms_norm_eps", "\(eps) is out of range (0 to 1)") }
+
+        return ModelConfig(
+            architecture: modelType, vocabSize: vocab, hiddenSize: hidden, layers: layers, heads: heads, kvHeads: kvHeads,
+            headDim: dim, intermediateSize: intermediate, rmsNormEps: Float(eps),
+            rope: try rope(headDim: dim, file: file), maxPositions: maxPositions, tieWordEmbeddings: tieWordEmbeddings ?? false)
+    }
+
+    /// The rotary frequencies from `rope_parameters` (5.x) or `rope_theta` + `rope_scaling` (4.x).
+    func rope(headDim: Int, file: String) throws -> RopeFrequencies {
+        let section = ropeParameters != nil ? "rope_parameters" : "rope_scaling"
+        let scaling = ropeParameters ?? ropeScaling
+        func fail(_ key: String, _ message: String) -> FormatError { FormatError(file: file, field: key, message) }
+
+        if let inner = ropeParameters?.ropeTheta, let outer = ropeTheta, inner != outer {
+            throw fail("rope_theta", "\(outer) contradicts rope_parameters.rope_theta \(inner)")
+        }
+        let theta = scaling?.ropeTheta ?? ropeTheta ?? 10_000
+        guard theta > 0, theta.isFinite else { throw fail(ropeParameters?.ropeTheta != nil ? "rope_parameters.rope_theta" : "rope_theta", "must be > 0, got \(theta)") }
+        if let a = ropeParameters?.ropeType ?? ropeParameters?.type, let b = ropeScaling?.ropeType ?? ropeScaling?.type, a != b {
+            throw fail("rope_scaling", "type \"\(b)\" contradicts rope_parameters' \"\(a)\"")
+        }
+        if let a = scaling?.ropeType, let b = scaling?.type, a != b {
+            throw fail("\(section).type", "\"\(b)\" contradicts rope_type \"\(a)\"")
+        }
+        let type: String
+        if let scaling {
+            guard let named = scaling.ropeType ?? scaling.type else { throw fail("\(section).rope_type", "missing") }
+            type = named
+        } else {
+            type = "default"
+        }
+        func need(_ value: Double?, _ key: String) throws -> Double {
+            guard let value else { throw fail("\(section).\(key)", "missing (rope_type \(type) needs it)") }
+            return value
+        }
+        do {
+            switch type {
+            case "default":
+                return try .standard(base: theta, rotaryDim: headDim)
+            case "linear":
+                return try .linear(base: theta, rotaryDim: headDim, factor: need(scaling?.factor, "factor"))
+            case "llama3":
+                guard let original = scaling?.originalMaxPositionEmbeddings else {
+                    throw fail("\(section).original_max_position_embeddings", "missing (rope_type llama3 needs it)")
+                }
+                return try .llama3(
+                    base: theta, rotaryDim: headDim, factor: need(scaling?.factor, "factor"),
+                    lowFreqFactor: need(scaling?.lowFreqFactor, "low_freq_factor"),
+                    highFreqFactor: need(scaling?.highFreqFactor, "high_freq_factor"), originalMaxPositions: original)
+            default:
+                throw fail("\(section).rope_type", "\"\(type)\" is not supported (default, linear, llama3 are)")
+            }
+        } catch let error as TensorError {
+            throw fail(section, error.message)
+        }
+    }
+}
