@@ -10,6 +10,8 @@ public enum GenerationBenchmark {
         public let promptTokensPerSecond: Double
         public let generatedTokens: Int
         public let generationTokensPerSecond: Double
+        /// Share of a generation step spent in sgemm/sgemv (the projections and the output head).
+        public let generationMatmulShare: Double
     }
 
     public static let defaultModelPath = "models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -31,16 +33,23 @@ public enum GenerationBenchmark {
 
         let shortPrompt = tokenizer.encode("<|im_start|>user\nTell me a long story about a lighthouse.<|im_end|>\n<|im_start|>assistant\n")
         let parameters = GenerationParameters(maxTokens: newTokens, stopTokenIds: [])
-        var rates: [Double] = []
+        var rates: [(tokensPerSecond: Double, matmulShare: Double)] = []
         for _ in 0...runs {
             generator.cache.reset()
             try generator.start(prompt: shortPrompt, parameters: parameters)
+            Gemm.resetCounters()
+            Gemm.profiling = true
+            defer { Gemm.profiling = false }
+            _ = try generator.next()
+            let begin = Gemm.seconds
             while try generator.next() != nil {}
-            rates.append(generator.statistics.generationTokensPerSecond)
+            let s = generator.statistics
+            rates.append((s.generationTokensPerSecond, (Gemm.seconds - begin) / s.generationSeconds))
         }
         rates.removeFirst()
+        let median = rates.sorted { $0.tokensPerSecond < $1.tokensPerSecond }[rates.count / 2]
         return Result(
             promptTokens: promptTokens, promptTokensPerSecond: Double(promptTokens) / promptSeconds,
-            generatedTokens: newTokens, generationTokensPerSecond: rates.sorted()[rates.count / 2])
+            generatedTokens: newTokens, generationTokensPerSecond: median.tokensPerSecond, generationMatmulShare: median.matmulShare)
     }
 }

@@ -56,7 +56,8 @@ struct Bench: ParsableCommand {
             let r = try GenerationBenchmark.run(modelPath: model, runs: runs)
             print("generation, \((model as NSString).lastPathComponent) (weights dequantized to f32), batch 1, greedy:")
             print(String(format: "prompt processing, %d-token prompt %27.1f tokens/s", r.promptTokens, r.promptTokensPerSecond))
-            print(String(format: "generation, %d new tokens after a short prompt %15.1f tokens/s", r.generatedTokens, r.generationTokensPerSecond))
+            print(String(format: "generation, %d new tokens after a short prompt %15.1f tokens/s  (%.0f%% in sgemv)",
+                         r.generatedTokens, r.generationTokensPerSecond, 100 * r.generationMatmulShare))
         }
     }
 }
