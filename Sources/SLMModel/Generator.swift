@@ -95,6 +95,10 @@ public final class Generator {
     /// Reads `prompt`, all tokens so far (for a chat, the whole conversation): cached tokens are
     /// kept up to the first difference, the rest run through the model, and a new reply begins.
     public func start(prompt: [Int32], parameters: GenerationParameters) throws {
+        // Whatever happens below, the previous reply is over.
+        finishReason = nil
+        pending = nil
+        logits = nil
         guard !prompt.isEmpty else { throw TensorError(op: "Generator", "the prompt is empty") }
         guard prompt.count < cache.maxTokens else {
             throw TensorError(op: "Generator", "the prompt has \(prompt.count) tokens; the context holds \(cache.maxTokens)")
@@ -105,8 +109,6 @@ public final class Generator {
         stopIds = parameters.stopTokenIds ?? Self.endOfGenerationIds(tokenizer)
         decoder = StreamingDecoder(tokenizer: tokenizer)
         stops = StopStringMatcher(parameters.stopStrings)
-        finishReason = nil
-        pending = nil
         statistics = GenerationStatistics()
 
         // At least the last prompt token runs, for its logits.

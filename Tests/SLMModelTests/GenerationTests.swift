@@ -112,6 +112,20 @@ final class GenerationTests: XCTestCase {
         XCTAssertEqual(generator.finishReason, .stopString)
     }
 
+    /// A reply stops when the cache is full: the last token sampled needs no room.
+    func testReplyEndsWhenTheContextIsFull() throws {
+        let model = try XCTUnwrap(Self.model), tokenizer = try XCTUnwrap(Self.tokenizer)
+        let chat = try XCTUnwrap(reference.chats.max { $0.greedy_ids.count < $1.greedy_ids.count })
+        let generator = try Generator(model: model, tokenizer: tokenizer, contextLength: chat.prompt_ids.count + 3)
+        try generator.start(prompt: chat.prompt_ids, parameters: GenerationParameters(maxTokens: 20))
+        var ids: [Int32] = []
+        while let token = try generator.next() { ids.append(token.id) }
+        XCTAssertEqual(ids, Array(chat.greedy_ids.prefix(4)))
+        XCTAssertEqual(generator.finishReason, .contextFull)
+        XCTAssertThrowsError(try generator.start(prompt: chat.prompt_ids + [1, 2, 3], parameters: GenerationParameters()))
+        XCTAssertThrowsError(try generator.next(), "a failed start leaves nothing to sample from")
+    }
+
     /// Sampling with a seed repeats itself; a chat's second turn reuses the first turn's cache.
     func testSeededSamplingRepeatsAndChatReusesTheCache() throws {
         let model = try XCTUnwrap(Self.model), tokenizer = try XCTUnwrap(Self.tokenizer)
