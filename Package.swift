@@ -24,7 +24,7 @@ let package = Package(
         .executableTarget(
             name: "slm",
             dependencies: [
-                "SLMTensor", "SLMBenchmarks", "CBLAS", "CHDF5",
+                "SLMTensor", "SLMModel", "SLMBenchmarks", "CBLAS", "CHDF5",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .target(name: "SLMTestSupport", dependencies: ["SLMTensor"], path: "Tests/SLMTestSupport"),

@@ -91,17 +91,43 @@ public struct DecoderLayer {
 
     /// x: [B·T, C] hidden states of `batch` sequences of `sequence` tokens; positions: [B·T].
     public func forward(_ x: Tensor, batch: Int, sequence: Int, positions: [Int32], mask: AttentionMask = .init()) throws -> Tensor {
-        let c = config, w = weights, tokens = batch * sequence
-        let h = try x.rmsNorm(weight: w.inputLayernorm, eps: c.rmsNormEps)
-        let q = try h.linear(w.qProj).reshaped([tokens, c.heads, c.headDim]).rope(positions: positions, frequencies: c.rope)
-        let k = try h.linear(w.kProj).reshaped([tokens, c.kvHeads, c.headDim]).rope(positions: positions, frequencies: c.rope)
-        let v = try h.linear(w.vProj)
+        let c = config, tokens = batch * sequence
+        let (q, k, v) = try attentionInputs(x, positions: positions)
         let attention = try Tensor.causalAttention(
             q: q.reshaped([batch, sequence, c.heads, c.headDim]),
             k: k.reshaped([batch, sequence, c.kvHeads, c.headDim]),
             v: v.reshaped([batch, sequence, c.kvHeads, c.headDim]),
-            scale: 1 / Float(c.headDim).squareRoot(), mask: mask)
-        let x1 = try x + attention.reshaped([tokens, c.heads * c.headDim]).linear(w.oProj)
+            scale: attentionScale, mask: mask)
+        return try output(x, attention: attention.reshaped([tokens, c.heads * c.headDim]))
+    }
+
+    /// x: [N, C] hidden states of the N tokens after the `cache.count` already in `cache`, at positions
+    /// cache.count..<cache.count+N. Writes their keys and values into layer `layer` of the cache (which
+    /// `Transformer.hiddenStates(_:cache:)` then commits) and attends over everything cached. Inference only.
+    public func forward(_ x: Tensor, cache: KVCache, layer: Int) throws -> Tensor {
+        let c = config, n = x.shape[0], start = cache.count
+        let (q, k, v) = try attentionInputs(x, positions: (start..<(start + n)).map { Int32($0) })
+        try cache.write(layer: layer, keys: k, values: v, at: start)
+        let attention = try Tensor.decodeAttention(
+            q: q, keys: cache.keys[layer], values: cache.values[layer], start: start, scale: attentionScale)
+        return try output(x, attention: attention.reshaped([n, c.heads * c.headDim]))
+    }
+
+    var attentionScale: Float { 1 / Float(config.headDim).squareRoot() }
+
+    /// The attention inputs of x [N, C]: q [N, Hq, D] and k [N, Hkv, D] rotated to `positions`, v [N, Hkv·D].
+    func attentionInputs(_ x: Tensor, positions: [Int32]) throws -> (q: Tensor, k: Tensor, v: Tensor) {
+        let c = config, w = weights, tokens = x.shape[0]
+        let h = try x.rmsNorm(weight: w.inputLayernorm, eps: c.rmsNormEps)
+        let q = try h.linear(w.qProj).reshaped([tokens, c.heads, c.headDim]).rope(positions: positions, frequencies: c.rope)
+        let k = try h.linear(w.kProj).reshaped([tokens, c.kvHeads, c.headDim]).rope(positions: positions, frequencies: c.rope)
+        return (q, k, try h.linear(w.vProj))
+    }
+
+    /// The rest of the layer after attention [N, Hq·D]: x + o_proj(attention), then + MLP(RMSNorm(·)).
+    func output(_ x: Tensor, attention: Tensor) throws -> Tensor {
+        let c = config, w = weights
+        let x1 = try x + attention.linear(w.oProj)
         let h2 = try x1.rmsNorm(weight: w.postAttentionLayernorm, eps: c.rmsNormEps)
         let mlp = try Tensor.swiglu(gate: h2.linear(w.gateProj), up: h2.linear(w.upProj)).linear(w.downProj)
         return try x1 + mlp

@@ -31,6 +31,36 @@ public final class Transformer {
         return try x.rmsNorm(weight: norm, eps: config.rmsNormEps)
     }
 
+    /// Final hidden states [N, C] of `ids`, the N tokens that follow the ones in `cache`: each layer
+    /// reads only the new tokens and attends over the cached keys and values, which grow by these N.
+    /// Equals the rows of `hiddenStates(_:batch:sequence:)` over the whole sequence. Inference only.
+    public func hiddenStates(_ ids: [Int32], cache: KVCache) throws -> Tensor {
+        guard !ids.isEmpty, cache.count + ids.count <= cache.maxTokens else {
+            throw TensorError(op: "Transformer", "\(ids.count) new tokens do not fit after the \(cache.count) cached ones (cache of \(cache.maxTokens))")
+        }
+        guard cache.keys.count == layers.count else {
+            throw TensorError(op: "Transformer", "the cache has \(cache.keys.count) layers, the model \(layers.count)")
+        }
+        return try GradMode.withoutGrad {
+            var x = try embedTokens.embedding(ids)
+            for (n, layer) in layers.enumerated() {
+                x = try layer.forward(x, cache: cache, layer: n)
+            }
+            cache.commit(ids)
+            return try x.rmsNorm(weight: norm, eps: config.rmsNormEps)
+        }
+    }
+
+    /// Logits [V] of the token after `ids`, which are appended to `cache`; only the last row goes
+    /// through the output projection.
+    public func nextTokenLogits(_ ids: [Int32], cache: KVCache) throws -> Tensor {
+        let hidden = try hiddenStates(ids, cache: cache)
+        let c = config.hiddenSize
+        let last = Tensor(uninitialized: [1, c])
+        last.data.update(from: hidden.data + (ids.count - 1) * c, count: c)
+        return try GradMode.withoutGrad { try logits(last).reshaped([config.vocabSize]) }
+    }
+
     /// Logits [N, V] for hidden states [N, C]. Training uses `Tensor.lossHead` instead, which never
     /// materialises all of them.
     public func logits(_ hidden: Tensor) throws -> Tensor { try hidden.linear(lmHead) }

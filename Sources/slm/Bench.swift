@@ -5,10 +5,10 @@ import SLMTensor
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure the training engine: sgemm rates, and a SmolLM2-135M block, attention and loss head.")
+        abstract: "Measure the engine: sgemm rates, a SmolLM2-135M block, attention and loss head, and generation speed.")
 
     enum Part: String, ExpressibleByArgument, CaseIterable {
-        case gemm, block, attention, loss
+        case gemm, block, attention, loss, generate
     }
 
     @Option(help: "Threads for OpenBLAS and slm's kernels.")
@@ -16,6 +16,9 @@ struct Bench: ParsableCommand {
 
     @Option(help: "Timed runs per figure (the median is reported).")
     var runs = 5
+
+    @Option(help: "The GGUF model of the generate part.")
+    var model = GenerationBenchmark.defaultModelPath
 
     @Option(help: "Run only these parts (\(Part.allCases.map(\.rawValue).joined(separator: ", "))); default all.")
     var only: [Part] = []
@@ -44,6 +47,17 @@ struct Bench: ParsableCommand {
             print(String(format: "%-44@ %7.1f ms  matmul %7.1f ms  other %5.1f%%  %6.1f GFLOP/s  %5.1f%% of peak",
                          row.label, row.seconds * 1e3, row.matmulSeconds * 1e3, 100 * row.otherShare,
                          row.gflops, 100 * row.gflops / peak.gflops))
+        }
+        if parts.contains(.generate) {
+            guard FileManager.default.fileExists(atPath: model) else {
+                print("generate: skipped, no model at \(model) (run scripts/setup, or pass --model)")
+                return
+            }
+            let r = try GenerationBenchmark.run(modelPath: model, runs: runs)
+            print("generation, \((model as NSString).lastPathComponent) (weights dequantized to f32), batch 1, greedy:")
+            print(String(format: "prompt processing, %d-token prompt %27.1f tokens/s", r.promptTokens, r.promptTokensPerSecond))
+            print(String(format: "generation, %d new tokens after a short prompt %15.1f tokens/s  (%.0f%% in sgemv)",
+                         r.generatedTokens, r.generationTokensPerSecond, 100 * r.generationMatmulShare))
         }
     }
 }

@@ -63,19 +63,19 @@ final class SmolLM2ReferenceTests: XCTestCase {
         XCTAssertEqual(perplexity / reference.perplexity, 1, accuracy: 5e-5, "perplexity \(perplexity) vs \(reference.perplexity)")
     }
 
+    /// Greedy decoding with the KV cache: the prompt in one forward, then one token per step.
     func testGreedyContinuationsMatchTransformers() throws {
         let model = try XCTUnwrap(Self.model)
+        let cache = try KVCache(config: model.config, maxTokens: 128)
         for chat in reference.chats {
-            var ids = chat.prompt_ids
+            cache.reset()
+            var logits = try model.nextTokenLogits(chat.prompt_ids, cache: cache)
             var generated: [Int32] = []
             while generated.count < chat.greedy_ids.count {
-                let hidden = try GradMode.withoutGrad { try model.hiddenStates(ids, batch: 1, sequence: ids.count) }
-                let last = try GradMode.withoutGrad { try model.logits(try hidden.reshaped([ids.count, -1])) }
-                let row = last.data + (ids.count - 1) * model.config.vocabSize
-                let next = Int32((0..<model.config.vocabSize).max { row[$0] < row[$1] }!)
+                let next = logits.scalars.withUnsafeBufferPointer { Sampler.argmax($0) }
                 generated.append(next)
-                ids.append(next)
                 if next == 2 { break }
+                logits = try model.nextTokenLogits([next], cache: cache)
             }
             XCTAssertEqual(generated, chat.greedy_ids)
         }

@@ -19,16 +19,18 @@ final class MatmulTests: XCTestCase {
     }
 
     func testAllTransposesAgainstReference() throws {
-        let (m, n, k) = (37, 19, 53)
-        for ta in [false, true] {
-            for tb in [false, true] {
-                for batch in [1, 3] {
-                    let a = Tensor.uniform((batch > 1 ? [batch] : []) + (ta ? [k, m] : [m, k]), seed: 1)
-                    let b = Tensor.uniform((batch > 1 ? [batch] : []) + (tb ? [n, k] : [k, n]), seed: 2)
-                    let c = try a.matmul(b, transposeA: ta, transposeB: tb)
-                    XCTAssertEqual(c.shape, (batch > 1 ? [batch] : []) + [m, n])
-                    let expected = reference(a, b, ta, tb, m: m, n: n, k: k, batch: batch)
-                    for (x, y) in zip(c.scalars, expected) { XCTAssertEqual(x, y, accuracy: 1e-4) }
+        // m = 1 (one token's projection) goes through sgemv.
+        for (m, n, k) in [(37, 19, 53), (1, 19, 53)] {
+            for ta in [false, true] {
+                for tb in [false, true] {
+                    for batch in [1, 3] {
+                        let a = Tensor.uniform((batch > 1 ? [batch] : []) + (ta ? [k, m] : [m, k]), seed: 1)
+                        let b = Tensor.uniform((batch > 1 ? [batch] : []) + (tb ? [n, k] : [k, n]), seed: 2)
+                        let c = try a.matmul(b, transposeA: ta, transposeB: tb)
+                        XCTAssertEqual(c.shape, (batch > 1 ? [batch] : []) + [m, n])
+                        let expected = reference(a, b, ta, tb, m: m, n: n, k: k, batch: batch)
+                        for (x, y) in zip(c.scalars, expected) { XCTAssertEqual(x, y, accuracy: 1e-4) }
+                    }
                 }
             }
         }

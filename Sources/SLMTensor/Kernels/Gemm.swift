@@ -29,6 +29,13 @@ public enum Gemm {
         let start = profiling ? DispatchTime.now().uptimeNanoseconds : 0
         if k == 0 {
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
+        } else if m == 1 {
+            // One row (a decoding step's projections): sgemv reads op(B) once, where sgemm would
+            // first pack all of it. C is zeroed first so that beta 0 never multiplies garbage.
+            if beta == 0 { c.update(repeating: 0, count: n) }
+            cblas_sgemv(
+                CblasRowMajor, transB ? CblasNoTrans : CblasTrans, Int32(transB ? n : k), Int32(transB ? k : n),
+                alpha, b, Int32(ldb), a, Int32(transA ? lda : 1), beta, c, 1)
         } else {
             cblas_sgemm(
                 CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
