@@ -1,3 +1,4 @@
+import SLMTensor
 /// What `slm inspect` shows of a GGUF file: its model, its tensors by type, its tokenizer and chat template.
 public struct GGUFSummary: Sendable {
     public struct TypeCount: Sendable {
