@@ -315,6 +315,7 @@ enum AttentionKernels {
                     }
                     var top = true
                     tiling.forEachKeySpan(b, r0, r0 + br) { c0, c1 in
+                        defer { top = false }
                         let below = (top ? r0 : c1) - c0
                         let kj = k + shape.kvOffset(b, c0, hk), vj = v + shape.kvOffset(b, c0, hk)
                         let kd = k + shape.kvOffset(b, r0, hk), vd = v + shape.kvOffset(b, r0, hk)
@@ -363,7 +364,6 @@ enum AttentionKernels {
                             keysTimesRows(ds, qp, below: below, top: top, br: br, g: g, d: d, ldS: ldS, alpha: scale,
                                           c: dkBase + c0 * ldOut, ldc: ldOut)
                         }
-                        top = false
                     }
                     if let dq {
                         for r in 0..<rows {
