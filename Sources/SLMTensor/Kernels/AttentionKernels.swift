@@ -536,11 +536,13 @@ enum AttentionKernels {
     }
 
     /// exp(x) for x ≤ 0 (softmax arguments): `FastMath.exp`'s Cephes expf in SIMD4 steps, so that
-    /// four of them interleave in registers; exactly 0 below −87.3.
+    /// four of them interleave in registers; exactly 0 below −87. The cut sits above FastMath's
+    /// −87.3 because exp there is subnormal, and every lane clamped to the cut (masked scores,
+    /// padding) would otherwise make a subnormal product, which costs a microcode assist.
     @inline(__always)
     static func expNonPositive(_ x: SIMD4<Float>) -> SIMD4<Float> {
         typealias V = SIMD4<Float>
-        let lower: Float = -87.3365447504
+        let lower: Float = -87
         let underflow = x .< lower
         let v = x.replacing(with: lower, where: underflow)
         // 1.5·2²³ rounds v·log2(e) to an integer kept in the low mantissa bits (see `FastMath.exp`).
