@@ -38,6 +38,8 @@ final class AttentionTests: XCTestCase {
         Case(b: 2, t: 70, hq: 4, hkv: 2, d: 20),
         Case(b: 1, t: 64, hq: 2, hkv: 2, d: 16),
         Case(b: 1, t: 200, hq: 3, hkv: 1, d: 64),
+        // T above the 256-key span: the top span, then an online-softmax span below it.
+        Case(b: 1, t: 300, hq: 3, hkv: 1, d: 16),
         Case(b: 3, t: 130, hq: 2, hkv: 1, d: 16, mask: AttentionMask(slidingWindow: 37)),
         Case(b: 1, t: 150, hq: 2, hkv: 2, d: 8, mask: AttentionMask(slidingWindow: 1)),
         Case(b: 2, t: 100, hq: 6, hkv: 3, d: 12, mask: AttentionMask(segments: segments(b: 2, t: 100, lengths: [30, 5, 70, 1, 17]))),

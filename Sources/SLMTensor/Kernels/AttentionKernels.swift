@@ -52,23 +52,26 @@ struct AttentionShape {
     }
 }
 
-/// How scores are tiled, and what the tiles need to know about the mask: which key
-/// chunks a query tile visits, whether a chunk needs element-wise masking, and the masking.
+/// How scores are tiled, and what the tiles need to know about the mask.
 ///
-/// A query tile is `tile` rows. It visits key chunks of up to `keyChunk` keys below
-/// its first row, then the diagonal tile (its own positions), which is cut into a
-/// staircase of `diagonalBlock`-row blocks so that the causally masked upper
-/// triangle is mostly not computed. Sizes were picked by measurement on
-/// SmolLM2-135M shapes (D = 64) with OpenBLAS: 64 / 128 / 16.
+/// A query tile is `tile` positions of one batch row and all `g` query heads that share
+/// a kv head, packed into g·tile contiguous rows ordered (position, head), so that every
+/// gemm against that kv head's K or V has g times more rows. The tile visits spans of
+/// up to `keySpan` keys: first the top span, which ends with the diagonal tile (its own
+/// positions) and reaches `keySpan − tile` keys below it, then spans further down. At
+/// T ≤ keySpan a tile's whole row of scores is one span, so the softmax needs no online
+/// rescaling. The diagonal tile is cut into a staircase of `diagonalBlock`-position
+/// blocks so that the causally masked upper triangle is mostly not computed. Sizes were
+/// picked by measurement on SmolLM2-135M shapes (T = 256, g = 3, D = 64) with OpenBLAS.
 struct AttentionTiling {
-    /// Query rows per tile, and the size of the diagonal tile.
+    /// Query positions per tile, and the size of the diagonal tile.
     static let tile = 64
-    /// Rows per step of the diagonal tile's staircase.
+    /// Positions per step of the diagonal tile's staircase (a multiple of 16, the SIMD width).
     static let diagonalBlock = 16
-    /// Keys per chunk below the diagonal tile, a multiple of `tile`: a score tile is at most tile × keyChunk.
-    static let keyChunk = 128
-    /// Score of a masked pair: finite, so a tile whose row is entirely masked
-    /// gives exp(0) there until a visible key's larger maximum rescales it to 0.
+    /// Keys per span, a multiple of `tile`: a score tile is at most g·tile × keySpan.
+    static let keySpan = 256
+    /// Score of a key that segments hide inside a row's visible range: finite, and exp of it
+    /// minus any row maximum is 0.
     static let masked = -Float.greatestFiniteMagnitude
 
     let shape: AttentionShape
@@ -105,70 +108,58 @@ struct AttentionTiling {
         runStart = runs
     }
 
-    /// Calls body(c0, bc, diagonal) for the key chunks that query rows r0..<r1 (one query tile) of
-    /// batch row b must visit, in key order: chunks of up to `keyChunk` keys below r0, starting at
-    /// the tile holding the lowest visible key, then the diagonal tile r0..<r1 itself.
+    /// Calls body(c0, c1) for the key spans c0..<c1 that query positions r0..<r1 (one tile) of batch
+    /// row b must visit: the top span (c1 = r1) first, then downward to the tile holding the
+    /// lowest visible key. Every span but the top one ends at or below r0.
     @inline(__always)
-    func forEachKeyChunk(_ b: Int, _ r0: Int, _ r1: Int, _ body: (Int, Int, Bool) -> Void) {
+    func forEachKeySpan(_ b: Int, _ r0: Int, _ r1: Int, _ body: (Int, Int) -> Void) {
         var lo = r0
         for i in r0..<r1 { lo = min(lo, lowestKey[b * shape.length + i]) }
-        var c0 = lo / Self.tile * Self.tile
-        while c0 < r0 {
-            let bc = min(Self.keyChunk, r0 - c0)
-            body(c0, bc, false)
-            c0 += bc
+        let bottom = lo / Self.tile * Self.tile
+        var c0 = max(bottom, r0 - (Self.keySpan - Self.tile))
+        body(c0, r1)
+        while c0 > bottom {
+            let c1 = c0
+            c0 = max(bottom, c1 - Self.keySpan)
+            body(c0, c1)
         }
-        body(r0, r1 - r0, true)
     }
 
-    /// Work of query rows r0..<r1 of batch row b: the scores of the key chunks they visit.
+    /// Work of query positions r0..<r1 of batch row b (one head): the scores of the spans they visit.
     func cost(_ b: Int, _ r0: Int, _ r1: Int) -> Int {
         var keys = 0
-        forEachKeyChunk(b, r0, r1) { _, bc, _ in keys += bc }
+        forEachKeySpan(b, r0, r1) { c0, c1 in keys += c1 - c0 }
         return keys * (r1 - r0)
     }
 
-    /// Whether some pair of query rows r0..<r1 and keys c0..<c1 is invisible.
-    func needsMask(_ b: Int, _ r0: Int, _ r1: Int, _ c0: Int, _ c1: Int) -> Bool {
-        if c1 - 1 > r0 { return true }
-        if let w = mask.slidingWindow, r1 - 1 - c0 >= w { return true }
-        if mask.segments != nil, runStart[b * shape.length + r1 - 1] > c0 { return true }
-        return false
-    }
-
-    /// Sets invisible scores of the tile s[br × bc] (row stride ld) to `masked`.
-    func apply(_ s: UnsafeMutablePointer<Float>, ld: Int, _ b: Int, _ r0: Int, _ br: Int, _ c0: Int, _ bc: Int) {
+    /// Of query i's row in a span of keys c0..<c1 (local columns): the visible range a..<e, with
+    /// keys that segments hide inside it set to `masked` in `row`. Empty (a ≥ e) when none is visible.
+    @inline(__always)
+    func visibleRange(_ row: UnsafeMutablePointer<Float>, _ b: Int, _ i: Int, _ c0: Int, _ c1: Int) -> (Int, Int) {
         let t = shape.length
-        for r in 0..<br {
-            let i = r0 + r, row = s + r * ld
-            // Visible keys of row i lie in lo...i; everything outside is masked.
-            var lo = c0
-            if let w = mask.slidingWindow { lo = max(lo, i - w + 1) }
-            let hi = min(c0 + bc, i + 1)
-            if lo >= hi {
-                row.update(repeating: Self.masked, count: bc)
-                continue
-            }
-            if lo > c0 { row.update(repeating: Self.masked, count: lo - c0) }
-            if hi < c0 + bc { (row + (hi - c0)).update(repeating: Self.masked, count: c0 + bc - hi) }
-            if let segments = mask.segments, runStart[b * t + i] > lo {
-                segments.withUnsafeBufferPointer { seg in
-                    let id = seg[b * t + i], keys = seg.baseAddress! + b * t
-                    for j in lo..<hi where keys[j] != id { row[j - c0] = Self.masked }
-                }
+        let a = max(c0, lowestKey[b * t + i]) - c0, e = min(c1, i + 1) - c0
+        if a < e, let segments = mask.segments, runStart[b * t + i] > a + c0 {
+            segments.withUnsafeBufferPointer { seg in
+                let id = seg[b * t + i], keys = seg.baseAddress! + b * t + c0
+                for j in a..<e where keys[j] != id { row[j] = Self.masked }
             }
         }
+        return (a, e)
     }
 }
 
-/// FlashAttention-2 forward and backward on OpenBLAS tiles.
+/// FlashAttention-2 forward and backward on OpenBLAS tiles, the query heads of a kv head stacked.
 ///
-/// Work is split into (b, h, query tile) items (forward) or (b, kv head, part)
+/// Work is split into (b, kv head, query tile) items (forward) or (b, kv head, part)
 /// items (backward), spread over `Parallel.threads` workers by a static plan that
 /// depends only on the shapes, the mask and the thread count; every output
 /// element is written by one item in a fixed order, so results are bitwise
 /// reproducible. OpenBLAS runs single-threaded inside the region (each worker
-/// calls it for its own small tiles) and is restored to `Parallel.threads` after.
+/// calls it for its own tiles) and is restored to `Parallel.threads` after.
+///
+/// Per span, a tile's score rows go through one fused pass each: the mask as a range of
+/// visible columns (segments only add element-wise work where a row's range spans several
+/// runs), then max, exp and sum, with the computed but hidden columns zeroed.
 enum AttentionKernels {
     /// out[B, T, Hq, D] = softmax(scale · q kᵀ + mask) v per head, and lse[B, T, Hq] = log Σ_j exp(scores).
     static func forward(
@@ -177,64 +168,77 @@ enum AttentionKernels {
         scale: Float, tiling: AttentionTiling
     ) {
         let shape = tiling.shape, tile = AttentionTiling.tile
-        let d = shape.headDim, nQ = tiling.tiles
-        let ldq = shape.qStride, ldkv = shape.kvStride
+        let d = shape.headDim, nQ = tiling.tiles, g = shape.group
+        let ldkv = shape.kvStride, ldS = AttentionTiling.keySpan, maxRows = g * tile
 
-        // Items (b, h, query tile), costed by the scores they compute.
-        let items = shape.batch * shape.queryHeads * nQ
+        // Items (b, kv head, query tile), costed by the scores they compute.
+        let items = shape.batch * shape.kvHeads * nQ
         var costs = [Int](repeating: 0, count: items)
         for item in 0..<items {
-            let qt = item % nQ, b = item / nQ / shape.queryHeads
+            let qt = item % nQ, b = item / nQ / shape.kvHeads
             costs[item] = tiling.cost(b, qt * tile, min(shape.length, (qt + 1) * tile))
         }
-        // Per worker: the score tile S [tile × keyChunk], then m, l, Δm, α, Σ p per row.
-        let ldS = AttentionTiling.keyChunk
-        let perWorker = roundUp(tile * ldS + 5 * tile)
+        // Per worker: packed Q and O [g·tile × D], the score tile S [g·tile × keySpan], then m and l per row.
+        let perWorker = roundUp(2 * maxRows * d) + roundUp(maxRows * ldS) + 2 * roundUp(maxRows)
         onWorkers(costs, scratchPerWorker: perWorker) { range, scratch in
-            let s = scratch, m = s + tile * ldS, l = m + tile, dm = l + tile, alpha = dm + tile, rowSum = alpha + tile
+            let qp = scratch, op = qp + maxRows * d
+            let s = scratch + roundUp(2 * maxRows * d)
+            let m = s + roundUp(maxRows * ldS), l = m + roundUp(maxRows)
             for item in range {
-                let qt = item % nQ, bh = item / nQ, h = bh % shape.queryHeads, b = bh / shape.queryHeads
-                let r0 = qt * tile, br = min(tile, shape.length - r0), hk = h / shape.group
-                let qi = q + shape.qOffset(b, r0, h), oi = out + shape.qOffset(b, r0, h)
-                m.update(repeating: -.infinity, count: br)
-                l.update(repeating: 0, count: br)
-                var first = true
-                tiling.forEachKeyChunk(b, r0, r0 + br) { c0, bc, diagonal in
+                let qt = item % nQ, gi = item / nQ, hk = gi % shape.kvHeads, b = gi / shape.kvHeads
+                let r0 = qt * tile, br = min(tile, shape.length - r0), rows = g * br
+                for p in 0..<br {
+                    (qp + p * g * d).update(from: q + shape.qOffset(b, r0 + p, hk * g), count: g * d)
+                }
+                var top = true
+                tiling.forEachKeySpan(b, r0, r0 + br) { c0, c1 in
+                    // Keys below the diagonal tile, computed for every row as one block.
+                    let below = (top ? r0 : c1) - c0
                     let kj = k + shape.kvOffset(b, c0, hk), vj = v + shape.kvOffset(b, c0, hk)
-                    // S = scale · Q_i K_jᵀ   [br × bc]
-                    forEachRowBlock(br, bc, diagonal: diagonal) { rb, rows, cols in
-                        Gemm.sgemm(
-                            transA: false, transB: true, m: rows, n: cols, k: d, alpha: scale,
-                            a: qi + rb * ldq, lda: ldq, b: kj, ldb: ldkv, c: s + rb * ldS, ldc: ldS)
+                    // S = scale · Q Kᵀ   [rows × (below + diagonal staircase)]
+                    scores(qp, kj, k + shape.kvOffset(b, r0, hk), below: below, top: top, br: br, g: g, d: d, ldkv: ldkv,
+                           alpha: scale, c: s, ldc: ldS)
+                    // P = exp(S − m_new), l = α·l + Σ P, O = α·O
+                    for r in 0..<rows {
+                        let i = r0 + r / g, row = s + r * ldS
+                        let n = top ? below + diagonalColumns(i - r0, br) : below
+                        let (a, e) = tiling.visibleRange(row, b, i, c0, c1)
+                        guard a < e else {
+                            row.update(repeating: 0, count: n)
+                            continue
+                        }
+                        let mNew = top ? rowMax(row, a, e) : max(m[r], rowMax(row, a, e))
+                        let sum = expRow(row, a, e, n, shift: mNew)
+                        if top {
+                            l[r] = sum
+                        } else {
+                            let alpha = Foundation.exp(m[r] - mNew)
+                            l[r] = l[r] * alpha + sum
+                            if alpha != 1 { scaleRow(op + r * d, d, by: alpha) }
+                        }
+                        m[r] = mNew
                     }
-                    if tiling.needsMask(b, r0, r0 + br, c0, c0 + bc) { tiling.apply(s, ld: ldS, b, r0, br, c0, bc) }
-                    // Online softmax: P = exp(S − m_new), α = exp(m_old − m_new), l = α·l + Σ P.
-                    forEachRowBlock(br, bc, diagonal: diagonal) { rb, rows, cols in
-                        for r in rb..<(rb + rows) {
-                            let row = s + r * ldS
-                            let mNew = max(m[r], rowMax(row, cols))
-                            rowSum[r] = FastMath.expShifted(row, row, count: cols, shift: mNew)
-                            dm[r] = m[r] - mNew
-                            m[r] = mNew
+                    // O += P V   [rows × D]; the top span's staircase writes every row first.
+                    if top {
+                        forEachRowBlock(br) { pb, positions, cols in
+                            Gemm.sgemm(
+                                transA: false, transB: false, m: g * positions, n: d, k: cols,
+                                a: s + pb * g * ldS + below, lda: ldS, b: v + shape.kvOffset(b, r0, hk), ldb: ldkv,
+                                c: op + pb * g * d, ldc: d)
                         }
                     }
-                    _ = FastMath.expShifted(dm, alpha, count: br, shift: 0)
-                    for r in 0..<br { l[r] = l[r] * alpha[r] + rowSum[r] }
-                    if !first {
-                        for r in 0..<br where alpha[r] != 1 { scaleRow(oi + r * ldq, d, by: alpha[r]) }
-                    }
-                    // O_i = α·O_i + P V_j   [br × D]
-                    forEachRowBlock(br, bc, diagonal: diagonal) { rb, rows, cols in
+                    if below > 0 {
                         Gemm.sgemm(
-                            transA: false, transB: false, m: rows, n: d, k: cols,
-                            a: s + rb * ldS, lda: ldS, b: vj, ldb: ldkv,
-                            beta: first ? 0 : 1, c: oi + rb * ldq, ldc: ldq)
+                            transA: false, transB: false, m: rows, n: d, k: below,
+                            a: s, lda: ldS, b: vj, ldb: ldkv, beta: 1, c: op, ldc: d)
                     }
-                    first = false
+                    top = false
                 }
-                for r in 0..<br {
-                    scaleRow(oi + r * ldq, d, by: 1 / l[r])
-                    lse[shape.row(b, r0 + r, h)] = m[r] + Foundation.log(l[r])
+                for r in 0..<rows {
+                    let p = r / g, h = hk * g + r % g
+                    let o = out + shape.qOffset(b, r0 + p, h), src = op + r * d, inv = 1 / l[r]
+                    for j in 0..<d { o[j] = src[j] * inv }
+                    lse[shape.row(b, r0 + p, h)] = m[r] + Foundation.log(l[r])
                 }
             }
         }
@@ -250,38 +254,22 @@ enum AttentionKernels {
         scale: Float, tiling: AttentionTiling
     ) {
         let shape = tiling.shape, tile = AttentionTiling.tile
-        let d = shape.headDim, nQ = tiling.tiles
-        let ldq = shape.qStride, ldkv = shape.kvStride, group = shape.group
+        let d = shape.headDim, nQ = tiling.tiles, g = shape.group
+        let ldkv = shape.kvStride, ldS = AttentionTiling.keySpan, maxRows = g * tile
 
-        // D_i = Σ_d dO ⊙ O for every query row (b, t, h).
-        let rows = shape.batch * shape.length * shape.queryHeads
-        let rowDot = Tensor(uninitialized: [rows])
-        let delta = rowDot.data
-        Parallel.forEachChunk(rows, minChunk: 256) { range in
-            for i in range {
-                let o = out + i * d, g = gradOut + i * d
-                var acc: Float = 0
-                for j in 0..<d { acc += o[j] * g[j] }
-                delta[i] = acc
-            }
-        }
-
-        // Each (b, kv head) group's units (query head of the group, query tile) are split into
-        // `parts` contiguous runs of similar cost; an item is one run. With one part an item owns
-        // its group's dk, dv rows; with more, items accumulate into private buffers summed after.
+        // Each (b, kv head) group's query tiles are split into `parts` contiguous runs of similar
+        // cost; an item is one run. With one part an item owns its group's dk, dv rows; with
+        // more, items accumulate into private buffers summed after.
         let groups = shape.batch * shape.kvHeads
         let workers = Parallel.threads
         var parts = 1
         while parts < workers, groups * parts % workers != 0, groups * parts < 4 * workers { parts += 1 }
-        var unitCosts = [Int](repeating: 0, count: group * nQ)
+        var unitCosts = [Int](repeating: 0, count: nQ)
         var itemUnits: [Range<Int>] = []
         var itemCosts: [Int] = []
         for gi in 0..<groups {
             let b = gi / shape.kvHeads
-            for u in unitCosts.indices {
-                let qt = u % nQ
-                unitCosts[u] = tiling.cost(b, qt * tile, min(shape.length, (qt + 1) * tile))
-            }
+            for qt in 0..<nQ { unitCosts[qt] = tiling.cost(b, qt * tile, min(shape.length, (qt + 1) * tile)) }
             for run in balancedRanges(unitCosts, parts: parts) {
                 itemUnits.append(run)
                 itemCosts.append(run.reduce(0) { $0 + unitCosts[$1] })
@@ -290,12 +278,14 @@ enum AttentionKernels {
         let partial = parts > 1 ? Tensor(uninitialized: [2, groups * parts, shape.length, d]) : nil
         let partLength = shape.length * d, partialStride = groups * parts * partLength
 
-        // Per worker: P and dP/dS tiles [tile × keyChunk], lse and D of the tile's rows.
-        let ldS = AttentionTiling.keyChunk
-        let perWorker = roundUp(2 * tile * ldS + 2 * tile)
+        // Per worker: packed Q, dO, dQ [g·tile × D]; P and dP/dS tiles [g·tile × keySpan]; lse and D per row.
+        let packed = roundUp(3 * maxRows * d), tiles = roundUp(maxRows * ldS)
+        let perWorker = packed + 2 * tiles + 2 * roundUp(maxRows)
         let runs = itemUnits
         onWorkers(itemCosts, scratchPerWorker: perWorker) { range, scratch in
-            let p = scratch, ds = p + tile * ldS, rowLse = ds + tile * ldS, rowDelta = rowLse + tile
+            let qp = scratch, dop = qp + maxRows * d, dqp = dop + maxRows * d
+            let p = scratch + packed, ds = p + tiles
+            let rowLse = ds + tiles, rowDelta = rowLse + roundUp(maxRows)
             for item in range {
                 let gi = item / parts, b = gi / shape.kvHeads, hk = gi % shape.kvHeads
                 // Where this item's dk, dv rows go: the outputs themselves, or its private buffers.
@@ -313,66 +303,72 @@ enum AttentionKernels {
                     dkBase?.advanced(by: t * ldOut).update(repeating: 0, count: d)
                     dvBase?.advanced(by: t * ldOut).update(repeating: 0, count: d)
                 }
-                for u in runs[item] {
-                    let h = hk * group + u / nQ, qt = u % nQ
-                    let r0 = qt * tile, br = min(tile, shape.length - r0)
-                    let qi = q + shape.qOffset(b, r0, h), doi = gradOut + shape.qOffset(b, r0, h)
-                    let dqi = dq.map { $0 + shape.qOffset(b, r0, h) }
-                    for r in 0..<br {
-                        rowLse[r] = lse[shape.row(b, r0 + r, h)]
-                        rowDelta[r] = delta[shape.row(b, r0 + r, h)]
+                for qt in runs[item] {
+                    let r0 = qt * tile, br = min(tile, shape.length - r0), rows = g * br
+                    // Pack Q and dO; D = Σ dO ⊙ O and lse per row.
+                    for r in 0..<rows {
+                        let pos = r0 + r / g, h = hk * g + r % g, at = shape.qOffset(b, pos, h)
+                        (qp + r * d).update(from: q + at, count: d)
+                        (dop + r * d).update(from: gradOut + at, count: d)
+                        rowDelta[r] = dot(out + at, gradOut + at, d)
+                        rowLse[r] = lse[shape.row(b, pos, h)]
                     }
-                    var firstKey = true
-                    tiling.forEachKeyChunk(b, r0, r0 + br) { c0, bc, diagonal in
+                    var top = true
+                    tiling.forEachKeySpan(b, r0, r0 + br) { c0, c1 in
+                        defer { top = false }
+                        let below = (top ? r0 : c1) - c0
                         let kj = k + shape.kvOffset(b, c0, hk), vj = v + shape.kvOffset(b, c0, hk)
-                        // P = exp(scale · Q_i K_jᵀ − lse)   [br × bc]
-                        forEachRowBlock(br, bc, diagonal: diagonal) { rb, rows, cols in
-                            Gemm.sgemm(
-                                transA: false, transB: true, m: rows, n: cols, k: d, alpha: scale,
-                                a: qi + rb * ldq, lda: ldq, b: kj, ldb: ldkv, c: p + rb * ldS, ldc: ldS)
-                        }
-                        if tiling.needsMask(b, r0, r0 + br, c0, c0 + bc) { tiling.apply(p, ld: ldS, b, r0, br, c0, bc) }
-                        forEachRowBlock(br, bc, diagonal: diagonal) { rb, rows, cols in
-                            for r in rb..<(rb + rows) {
-                                _ = FastMath.expShifted(p + r * ldS, p + r * ldS, count: cols, shift: rowLse[r])
+                        let kd = k + shape.kvOffset(b, r0, hk), vd = v + shape.kvOffset(b, r0, hk)
+                        // P = exp(scale · Q Kᵀ − lse)   [rows × (below + diagonal staircase)]
+                        scores(qp, kj, kd, below: below, top: top, br: br, g: g, d: d, ldkv: ldkv, alpha: scale, c: p, ldc: ldS)
+                        for r in 0..<rows {
+                            let i = r0 + r / g, row = p + r * ldS
+                            let n = top ? below + diagonalColumns(i - r0, br) : below
+                            let (a, e) = tiling.visibleRange(row, b, i, c0, c1)
+                            if a < e {
+                                _ = expRow(row, a, e, n, shift: rowLse[r])
+                            } else {
+                                row.update(repeating: 0, count: n)
                             }
                         }
-                        // dV_j += Pᵀ dO_i   [bc × D]
+                        // dV += Pᵀ dO   [keys × D]
                         if let dvBase {
-                            forEachKeyBlock(br, bc, diagonal: diagonal) { kb, keys, r in
+                            keysTimesRows(p, dop, below: below, top: top, br: br, g: g, d: d, ldS: ldS, alpha: 1,
+                                          c: dvBase + c0 * ldOut, ldc: ldOut)
+                        }
+                        guard dq != nil || dkBase != nil else { return }
+                        // dS = P ⊙ (dO Vᵀ − D)   [rows × (below + diagonal staircase)]
+                        scores(dop, vj, vd, below: below, top: top, br: br, g: g, d: d, ldkv: ldkv, alpha: 1, c: ds, ldc: ldS)
+                        for r in 0..<rows {
+                            let n = top ? below + diagonalColumns(r / g, br) : below
+                            softmaxGradRow(p + r * ldS, ds + r * ldS, n, rowDelta[r])
+                        }
+                        // dQ += scale · dS K   [rows × D]; the top span's staircase writes every row first.
+                        if dq != nil {
+                            if top {
+                                forEachRowBlock(br) { pb, positions, cols in
+                                    Gemm.sgemm(
+                                        transA: false, transB: false, m: g * positions, n: d, k: cols, alpha: scale,
+                                        a: ds + pb * g * ldS + below, lda: ldS, b: kd, ldb: ldkv,
+                                        c: dqp + pb * g * d, ldc: d)
+                                }
+                            }
+                            if below > 0 {
                                 Gemm.sgemm(
-                                    transA: true, transB: false, m: keys, n: d, k: br - r,
-                                    a: p + r * ldS + kb, lda: ldS, b: doi + r * ldq, ldb: ldq,
-                                    beta: 1, c: dvBase + (c0 + kb) * ldOut, ldc: ldOut)
+                                    transA: false, transB: false, m: rows, n: d, k: below, alpha: scale,
+                                    a: ds, lda: ldS, b: kj, ldb: ldkv, beta: 1, c: dqp, ldc: d)
                             }
                         }
-                        guard dqi != nil || dkBase != nil else { return }
-                        // dS = P ⊙ (dO_i V_jᵀ − D_i)   [br × bc]
-                        forEachRowBlock(br, bc, diagonal: diagonal) { rb, rows, cols in
-                            Gemm.sgemm(
-                                transA: false, transB: true, m: rows, n: cols, k: d,
-                                a: doi + rb * ldq, lda: ldq, b: vj, ldb: ldkv, c: ds + rb * ldS, ldc: ldS)
-                            for r in rb..<(rb + rows) { softmaxGradRow(p + r * ldS, ds + r * ldS, cols, rowDelta[r]) }
-                        }
-                        // dQ_i += scale · dS K_j   [br × D]
-                        if let dqi {
-                            forEachRowBlock(br, bc, diagonal: diagonal) { rb, rows, cols in
-                                Gemm.sgemm(
-                                    transA: false, transB: false, m: rows, n: d, k: cols, alpha: scale,
-                                    a: ds + rb * ldS, lda: ldS, b: kj, ldb: ldkv,
-                                    beta: firstKey ? 0 : 1, c: dqi + rb * ldq, ldc: ldq)
-                            }
-                        }
-                        // dK_j += scale · dSᵀ Q_i   [bc × D]
+                        // dK += scale · dSᵀ Q   [keys × D]
                         if let dkBase {
-                            forEachKeyBlock(br, bc, diagonal: diagonal) { kb, keys, r in
-                                Gemm.sgemm(
-                                    transA: true, transB: false, m: keys, n: d, k: br - r, alpha: scale,
-                                    a: ds + r * ldS + kb, lda: ldS, b: qi + r * ldq, ldb: ldq,
-                                    beta: 1, c: dkBase + (c0 + kb) * ldOut, ldc: ldOut)
-                            }
+                            keysTimesRows(ds, qp, below: below, top: top, br: br, g: g, d: d, ldS: ldS, alpha: scale,
+                                          c: dkBase + c0 * ldOut, ldc: ldOut)
                         }
-                        firstKey = false
+                    }
+                    if let dq {
+                        for r in 0..<rows {
+                            (dq + shape.qOffset(b, r0 + r / g, hk * g + r % g)).update(from: dqp + r * d, count: d)
+                        }
                     }
                 }
             }
@@ -399,49 +395,86 @@ enum AttentionKernels {
         }
     }
 
-    /// Calls body(rb, rows, cols) for the row blocks of a br × bc score tile whose keys start at its
-    /// first query (`diagonal`) or end before it: the diagonal tile is cut into a staircase of
-    /// `diagonalBlock`-row blocks, each computing only the `cols` keys up to its last row, the
-    /// rest being causally masked; any other tile is one block.
+    /// C = alpha · X Yᵀ over a span's score layout: X is packed [g·br × D], Y's rows are keys
+    /// (`below` of them from yBelow, then the diagonal tile's br from yDiagonal when `top`),
+    /// the diagonal part as a staircase.
     @inline(__always)
-    static func forEachRowBlock(_ br: Int, _ bc: Int, diagonal: Bool, _ body: (Int, Int, Int) -> Void) {
-        guard diagonal else { return body(0, br, bc) }
-        var rb = 0
-        while rb < br {
-            let rows = min(AttentionTiling.diagonalBlock, br - rb)
-            body(rb, rows, min(bc, rb + rows))
-            rb += rows
+    static func scores(
+        _ x: UnsafePointer<Float>, _ yBelow: UnsafePointer<Float>, _ yDiagonal: UnsafePointer<Float>,
+        below: Int, top: Bool, br: Int, g: Int, d: Int, ldkv: Int, alpha: Float,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        Gemm.sgemm(
+            transA: false, transB: true, m: g * br, n: below, k: d, alpha: alpha,
+            a: x, lda: d, b: yBelow, ldb: ldkv, c: c, ldc: ldc)
+        guard top else { return }
+        forEachRowBlock(br) { pb, positions, cols in
+            Gemm.sgemm(
+                transA: false, transB: true, m: g * positions, n: cols, k: d, alpha: alpha,
+                a: x + pb * g * d, lda: d, b: yDiagonal, ldb: ldkv, c: c + pb * g * ldc + below, ldc: ldc)
         }
     }
 
-    /// Calls body(kb, keys, firstRow) for the key blocks of a br × bc tile, the transpose of
-    /// `forEachRowBlock`: on the diagonal, keys kb..<kb+keys are seen by rows firstRow = kb onward.
+    /// C[keys × D] += alpha · Aᵀ X for a span's score-layout A [g·br × keys] and packed X [g·br × D]:
+    /// the keys below the diagonal tile as one block, the diagonal ones (rows `below` onward of C)
+    /// in blocks seen only by the positions from their own onward.
     @inline(__always)
-    static func forEachKeyBlock(_ br: Int, _ bc: Int, diagonal: Bool, _ body: (Int, Int, Int) -> Void) {
-        guard diagonal else { return body(0, bc, 0) }
+    static func keysTimesRows(
+        _ a: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
+        below: Int, top: Bool, br: Int, g: Int, d: Int, ldS: Int, alpha: Float,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        Gemm.sgemm(
+            transA: true, transB: false, m: below, n: d, k: g * br, alpha: alpha,
+            a: a, lda: ldS, b: x, ldb: d, beta: 1, c: c, ldc: ldc)
+        guard top else { return }
         var kb = 0
-        while kb < bc {
-            let keys = min(AttentionTiling.diagonalBlock, bc - kb)
-            body(kb, keys, kb)
+        while kb < br {
+            let keys = min(AttentionTiling.diagonalBlock, br - kb)
+            Gemm.sgemm(
+                transA: true, transB: false, m: keys, n: d, k: g * (br - kb), alpha: alpha,
+                a: a + kb * g * ldS + below + kb, lda: ldS, b: x + kb * g * d, ldb: d,
+                beta: 1, c: c + (below + kb) * ldc, ldc: ldc)
             kb += keys
         }
     }
 
-    /// ds[j] = p[j] · (ds[j] − delta): the softmax backward of one row, in place on dP.
+    /// Calls body(pb, positions, cols) for the staircase of a diagonal tile of br positions:
+    /// blocks of `diagonalBlock` positions from pb, each computing only the `cols` keys up to
+    /// its last position, the rest being causally masked.
     @inline(__always)
-    static func softmaxGradRow(_ p: UnsafePointer<Float>, _ ds: UnsafeMutablePointer<Float>, _ n: Int, _ delta: Float) {
-        for j in 0..<n { ds[j] = p[j] * (ds[j] - delta) }
+    static func forEachRowBlock(_ br: Int, _ body: (Int, Int, Int) -> Void) {
+        var pb = 0
+        while pb < br {
+            let positions = min(AttentionTiling.diagonalBlock, br - pb)
+            body(pb, positions, pb + positions)
+            pb += positions
+        }
     }
 
-    /// Largest of x[0..<n] (four SIMD4 accumulators stay in registers; `FastMath.max`'s SIMD16
-    /// accumulator round-trips through the stack at the x86-64 baseline).
+    /// Diagonal-tile columns the staircase computes for the row at position p of a br-position tile.
     @inline(__always)
-    static func rowMax(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+    static func diagonalColumns(_ p: Int, _ br: Int) -> Int {
+        min(br, (p / AttentionTiling.diagonalBlock + 1) * AttentionTiling.diagonalBlock)
+    }
+
+    typealias Vector = FastMath.Vector
+
+    @inline(__always)
+    static func load(_ p: UnsafePointer<Float>) -> Vector { UnsafeRawPointer(p).loadUnaligned(as: Vector.self) }
+
+    @inline(__always)
+    static func store(_ v: Vector, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vector.self) }
+
+    /// Largest of x[a..<e] (a < e); four SIMD4 accumulators stay in registers (`FastMath.max`'s
+    /// SIMD16 accumulator round-trips through the stack at the x86-64 baseline).
+    @inline(__always)
+    static func rowMax(_ x: UnsafePointer<Float>, _ a: Int, _ e: Int) -> Float {
         typealias V = SIMD4<Float>
         var m0 = V(repeating: -.infinity), m1 = m0, m2 = m0, m3 = m0
-        var j = 0
+        var j = a
         @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
-        while j + 16 <= n {
+        while j + 16 <= e {
             let a = load(x + j), b = load(x + j + 4), c = load(x + j + 8), d = load(x + j + 12)
             m0 = m0.replacing(with: a, where: a .> m0)
             m1 = m1.replacing(with: b, where: b .> m1)
@@ -453,11 +486,114 @@ enum AttentionKernels {
         m2 = m2.replacing(with: m3, where: m3 .> m2)
         m0 = m0.replacing(with: m2, where: m2 .> m0)
         var best = max(max(m0[0], m0[1]), max(m0[2], m0[3]))
-        while j < n {
+        while j < e {
             best = max(best, x[j])
             j += 1
         }
         return best
+    }
+
+    /// x[j] = exp(x[j] − shift) for j in a..<e and 0 for the other columns below n, returning the
+    /// sum (four SIMD4 partial sums in a fixed order). x[j] − shift must be ≤ 0, as softmax arguments are.
+    @inline(__always)
+    static func expRow(_ x: UnsafeMutablePointer<Float>, _ a: Int, _ e: Int, _ n: Int, shift: Float) -> Float {
+        typealias V = SIMD4<Float>
+        @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+        @inline(__always) func store(_ v: V, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self) }
+        if a > 0 { x.update(repeating: 0, count: a) }
+        var s0 = V(), s1 = V(), s2 = V(), s3 = V()
+        var j = a
+        while j + 16 <= e {
+            let p0 = expNonPositive(load(x + j) - shift), p1 = expNonPositive(load(x + j + 4) - shift)
+            let p2 = expNonPositive(load(x + j + 8) - shift), p3 = expNonPositive(load(x + j + 12) - shift)
+            store(p0, x + j)
+            store(p1, x + j + 4)
+            store(p2, x + j + 8)
+            store(p3, x + j + 12)
+            s0 += p0
+            s1 += p1
+            s2 += p2
+            s3 += p3
+            j += 16
+        }
+        while j + 4 <= e {
+            let p = expNonPositive(load(x + j) - shift)
+            store(p, x + j)
+            s0 += p
+            j += 4
+        }
+        if j < e {
+            // Padding lanes hold `masked`, whose exp is exactly 0.
+            var tail = V(repeating: AttentionTiling.masked)
+            for l in 0..<(e - j) { tail[l] = x[j + l] }
+            let p = expNonPositive(tail - shift)
+            for l in 0..<(e - j) { x[j + l] = p[l] }
+            s1 += p
+        }
+        if e < n { (x + e).update(repeating: 0, count: n - e) }
+        let total = (s0 + s1) + (s2 + s3)
+        return (total[0] + total[2]) + (total[1] + total[3])
+    }
+
+    /// exp(x) for x ≤ 0 (softmax arguments): `FastMath.exp`'s Cephes expf in SIMD4 steps, so that
+    /// four of them interleave in registers; exactly 0 below −87. The cut sits above FastMath's
+    /// −87.3 because exp there is subnormal, and every lane clamped to the cut (masked scores,
+    /// padding) would otherwise make a subnormal product, which costs a microcode assist.
+    @inline(__always)
+    static func expNonPositive(_ x: SIMD4<Float>) -> SIMD4<Float> {
+        typealias V = SIMD4<Float>
+        let lower: Float = -87
+        let underflow = x .< lower
+        let v = x.replacing(with: lower, where: underflow)
+        // 1.5·2²³ rounds v·log2(e) to an integer kept in the low mantissa bits (see `FastMath.exp`).
+        let shifter: Float = 0x1.8p23
+        let shifted = v * 1.44269504088896341 + shifter
+        let n = shifted - shifter
+        let r = v - n * 0.693359375 + n * 2.12194440e-4
+        var p = V(repeating: 1.9875691500e-4)
+        p = p * r + 1.3981999507e-3
+        p = p * r + 8.3334519073e-3
+        p = p * r + 4.1665795894e-2
+        p = p * r + 1.6666665459e-1
+        p = p * r + 5.0000001201e-1
+        let y = p * r * r + r + 1
+        let bits = (unsafeBitCast(shifted, to: SIMD4<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
+        return (y * unsafeBitCast(bits, to: V.self)).replacing(with: 0, where: underflow)
+    }
+
+    /// Σ x[j]·y[j] over n floats.
+    @inline(__always)
+    static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int) -> Float {
+        typealias V = SIMD4<Float>
+        @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+        var a0 = V(), a1 = V()
+        var j = 0
+        while j + 8 <= n {
+            a0 += load(x + j) * load(y + j)
+            a1 += load(x + j + 4) * load(y + j + 4)
+            j += 8
+        }
+        a0 += a1
+        var acc = (a0[0] + a0[2]) + (a0[1] + a0[3])
+        while j < n {
+            acc += x[j] * y[j]
+            j += 1
+        }
+        return acc
+    }
+
+    /// ds[j] = p[j] · (ds[j] − delta): the softmax backward of one row, in place on dP.
+    @inline(__always)
+    static func softmaxGradRow(_ p: UnsafePointer<Float>, _ ds: UnsafeMutablePointer<Float>, _ n: Int, _ delta: Float) {
+        var j = 0
+        while j + 16 <= n {
+            store(load(p + j) * (load(ds + j) - delta), ds + j)
+            j += 16
+        }
+        while j < n {
+            ds[j] = p[j] * (ds[j] - delta)
+            j += 1
+        }
     }
 
     @inline(__always)

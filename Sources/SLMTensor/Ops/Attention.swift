@@ -30,10 +30,11 @@ extension Tensor {
     /// - mask: sliding window and packed-sample segments, on top of causality.
     /// - Returns: [B, T, Hq, D], out[b, i, h] = Σ_j softmax_j(scale · q[b, i, h]·k[b, j, h/g]) v[b, j, h/g].
     ///
-    /// Scores are made one tile (at most 64 queries × 128 keys) at a time per worker thread with
-    /// an online softmax, never a T×T matrix; key tiles that the mask hides entirely are skipped.
-    /// The output and the per-row logsumexp [B, T, Hq] are kept for backward, which recomputes
-    /// the score tiles (FlashAttention-2 backward with D_i = rowsum(dO ⊙ O)).
+    /// Scores are made one tile at a time per worker thread, never a T×T matrix: 64 positions of
+    /// the g = Hq / Hkv query heads that share a kv head (g·64 rows) against a span of at most 256
+    /// keys, with an online softmax across spans when T is longer; key tiles that the mask hides
+    /// entirely are skipped. The output and the per-row logsumexp [B, T, Hq] are kept for backward,
+    /// which recomputes the score tiles (FlashAttention-2 backward with D_i = rowsum(dO ⊙ O)).
     public static func causalAttention(
         q: Tensor, k: Tensor, v: Tensor, scale: Float, mask: AttentionMask = .init()
     ) throws -> Tensor {
