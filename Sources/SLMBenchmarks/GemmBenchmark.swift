@@ -19,6 +19,20 @@ public enum GemmBenchmark {
         return Row(label: label, m: m, n: n, k: k, gflops: 2 * Double(m * n * k) / seconds / 1e9)
     }
 
+    /// The per-tile products fused attention is made of at SmolLM2's head size (D = 64), on one
+    /// thread as attention runs them, beside a one-thread 2048³ peak: they bound attention's rate.
+    public static func attentionTiles(runs: Int = 5) -> [Row] {
+        let threads = Parallel.threads
+        Parallel.setThreads(1)
+        defer { Parallel.setThreads(threads) }
+        return [
+            rate("one-thread peak 2048³", transA: false, transB: false, m: 2048, n: 2048, k: 2048, runs: runs),
+            rate("attention S = Q·Kᵀ", transA: false, transB: true, m: 192, n: 256, k: 64, runs: runs),
+            rate("attention O = P·V", transA: false, transB: false, m: 192, n: 64, k: 256, runs: runs),
+            rate("attention dK = dSᵀ·Q", transA: true, transB: false, m: 256, n: 64, k: 192, runs: runs),
+        ]
+    }
+
     public static func peak(runs: Int = 5) -> Row {
         rate("peak 2048³", transA: false, transB: false, m: 2048, n: 2048, k: 2048, runs: runs)
     }

@@ -29,6 +29,13 @@ struct Bench: ParsableCommand {
         print("slm bench: \(threads) threads, median of \(runs) runs")
         let peak = GemmBenchmark.peak(runs: runs)
         print(String(format: "sgemm %-28@ %27@ %6.1f GFLOP/s", peak.label, "", peak.gflops))
+        if parts.contains(.gemm) || parts.contains(.attention) {
+            let tiles = GemmBenchmark.attentionTiles(runs: runs)
+            for row in tiles.dropFirst() {
+                print(String(format: "sgemm %-28@ %5d × %5d × %5d %8.1f GFLOP/s  %5.1f%% of one-thread peak (%.1f)",
+                             row.label, row.m, row.n, row.k, row.gflops, 100 * row.gflops / tiles[0].gflops, tiles[0].gflops))
+            }
+        }
         if parts.contains(.gemm) {
             for row in GemmBenchmark.trainingShapes(runs: runs) {
                 print(String(format: "sgemm %-28@ %5d × %5d × %5d %8.1f GFLOP/s  %5.1f%% of peak",
