@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SLMModel
+import SLMTensor
 
 /// `slm inspect`: what a model file holds.
 struct Inspect: ParsableCommand {
@@ -9,6 +10,12 @@ struct Inspect: ParsableCommand {
 
     @Argument(help: "A .gguf file.")
     var file: String
+
+    @Flag(help: "Also load the model and report the process's resident memory.")
+    var load = false
+
+    @Flag(help: "With --load: keep the layers' projections in their quantized blocks.")
+    var keepQuantized = false
 
     func run() throws {
         let s = GGUFSummary(try GGUFFile(path: file))
@@ -26,5 +33,10 @@ struct Inspect: ParsableCommand {
         let specials = s.specialTokenIds.map { "\($0.name) \($0.id)" }.joined(separator: ", ")
         print("tokenizer:      \(s.tokenizerModel ?? "(none)"), \(s.vocabularySize.map { "\($0) tokens" } ?? "no vocabulary")\(specials.isEmpty ? "" : "; \(specials)")")
         print("chat template:  \(s.chatTemplateFirstLine.map { "yes: \($0.count > 100 ? String($0.prefix(100)) + "…" : $0)" } ?? "no")")
+        if load {
+            let model = try GGUFModelLoader.load(try GGUFFile(path: file), keepQuantized: keepQuantized)
+            let resident = ResidentMemory.current().map(mib) ?? "unknown"
+            print("loaded:         \(model.config.layers) layers, projections \(keepQuantized ? "kept quantized" : "dequantized to f32"); resident memory \(resident)")
+        }
     }
 }
