@@ -151,14 +151,6 @@ enum DecodeAttentionKernels {
 
 private typealias V = SIMD16<Float>
 
-@inline(__always) private func load(_ p: UnsafePointer<Float>) -> V {
-    UnsafeRawPointer(p).loadUnaligned(as: V.self)
-}
-
-@inline(__always) private func store(_ v: V, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
-}
-
 extension Reference {
     /// `decodeAttention` from each new query's full row of scores, accumulated in Double:
     /// q [N, Hq, D] at positions start..<start+N, keys and values [maxT, Hkv, D] → [N, Hq, D].

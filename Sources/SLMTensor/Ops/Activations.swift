@@ -222,14 +222,6 @@ private enum GELUTanh: ActivationMath {
 
 private let width = 16  // V.scalarCount
 
-@inline(__always) private func load(_ p: UnsafeMutablePointer<Float>) -> V {
-    UnsafeRawPointer(p).loadUnaligned(as: V.self)
-}
-
-@inline(__always) private func store(_ v: V, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
-}
-
 /// The first n (< 16) floats at p as a vector; missing lanes are zero.
 private func load(_ p: UnsafeMutablePointer<Float>, _ n: Int) -> V {
     var v = V()

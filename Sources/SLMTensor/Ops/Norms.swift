@@ -385,18 +385,6 @@ extension Kernels {
 
 private typealias V = SIMD16<Float>
 
-@inline(__always) private func load(_ p: UnsafePointer<Float>) -> V {
-    UnsafeRawPointer(p).loadUnaligned(as: V.self)
-}
-
-@inline(__always) private func load(_ p: UnsafeMutablePointer<Float>) -> V {
-    UnsafeRawPointer(p).loadUnaligned(as: V.self)
-}
-
-@inline(__always) private func store(_ v: V, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
-}
-
 extension Reference {
     /// RMSNorm in Double, row by row, straight from the definition.
     public static func rmsNorm(_ x: Tensor, weight: Tensor?, eps: Float, weightOffset: Float = 0) -> Tensor {

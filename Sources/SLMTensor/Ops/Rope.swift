@@ -217,14 +217,6 @@ extension Kernels {
 
 private typealias V = SIMD16<Float>
 
-@inline(__always) private func load(_ p: UnsafePointer<Float>) -> V {
-    UnsafeRawPointer(p).loadUnaligned(as: V.self)
-}
-
-@inline(__always) private func store(_ v: V, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
-}
-
 extension Reference {
     /// RoPE element by element, cos and sin in Double from the inverse frequencies.
     public static func rope(_ x: Tensor, positions: [Int32], frequencies: RopeFrequencies) -> Tensor {
