@@ -5,7 +5,7 @@ import SLMTensor
 public final class Transformer {
     public let config: ModelConfig
     public let embedTokens: Tensor
-    public let layers: [DecoderLayer]
+    public internal(set) var layers: [DecoderLayer]
     public let norm: Tensor
     public let lmHead: Tensor
 

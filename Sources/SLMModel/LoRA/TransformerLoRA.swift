@@ -1,0 +1,55 @@
+import SLMTensor
+
+extension DecoderLayerWeights {
+    /// The projections by Hugging Face module name ("self_attn.q_proj", "mlp.gate_proj", …).
+    static var projections: [(module: String, path: WritableKeyPath<DecoderLayerWeights, any LinearWeight>)] {
+        [
+            ("self_attn.q_proj", \.qProj), ("self_attn.k_proj", \.kProj), ("self_attn.v_proj", \.vProj),
+            ("self_attn.o_proj", \.oProj), ("mlp.gate_proj", \.gateProj), ("mlp.up_proj", \.upProj),
+            ("mlp.down_proj", \.downProj),
+        ]
+    }
+}
+
+extension Transformer {
+    /// Projection names LoRA can target, as PEFT's `target_modules` names them.
+    public static var loraTargets: [String] {
+        DecoderLayerWeights.projections.map { String($0.module.split(separator: ".").last!) }
+    }
+
+    /// Wraps every projection named in `targetModules` (e.g. ["q_proj", "v_proj"]) in a `LoRALinear`.
+    /// `make(module, base)` builds the adapter for the module at Hugging Face path `module`
+    /// (e.g. "model.layers.3.self_attn.q_proj"). Returns the adapters by that path.
+    @discardableResult
+    public func addLoRA(
+        targetModules: [String], _ make: (String, any LinearWeight) throws -> LoRALinear
+    ) throws -> [String: LoRALinear] {
+        let known = Transformer.loraTargets
+        if let unknown = targetModules.first(where: { !known.contains($0) }) {
+            throw TensorError(op: "addLoRA", "unknown target module \"\(unknown)\"; this model has \(known.joined(separator: ", "))")
+        }
+        var adapters: [String: LoRALinear] = [:]
+        for n in layers.indices {
+            for (module, path) in DecoderLayerWeights.projections where targetModules.contains(String(module.split(separator: ".").last!)) {
+                let name = "model.layers.\(n).\(module)"
+                guard !(layers[n].weights[keyPath: path] is LoRALinear) else {
+                    throw TensorError(op: "addLoRA", "\(name) already has an adapter")
+                }
+                let adapter = try make(name, layers[n].weights[keyPath: path])
+                layers[n].weights[keyPath: path] = adapter
+                adapters[name] = adapter
+            }
+        }
+        return adapters
+    }
+
+    /// New PEFT-initialised adapters on `targetModules`; adapter i of the model draws lora_A from `seed` + i.
+    @discardableResult
+    public func addLoRA(_ config: LoRAConfig, targetModules: [String], seed: UInt64) throws -> [String: LoRALinear] {
+        var count: UInt64 = 0
+        return try addLoRA(targetModules: targetModules) { _, base in
+            defer { count += 1 }
+            return try LoRALinear(base: base, config: config, seed: seed &+ count)
+        }
+    }
+}
