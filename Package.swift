@@ -7,6 +7,7 @@ let package = Package(
         .executable(name: "slm", targets: ["slm"]),
         .library(name: "SLMTensor", targets: ["SLMTensor"]),
         .library(name: "SLMModel", targets: ["SLMModel"]),
+        .library(name: "SLMTraining", targets: ["SLMTraining"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -20,6 +21,7 @@ let package = Package(
             providers: [.apt(["libhdf5-dev"])]),
         .target(name: "SLMTensor", dependencies: ["CBLAS"]),
         .target(name: "SLMModel", dependencies: ["SLMTensor"]),
+        .target(name: "SLMTraining", dependencies: ["SLMTensor", "SLMModel"]),
         .target(name: "SLMBenchmarks", dependencies: ["SLMTensor", "SLMModel"]),
         .executableTarget(
             name: "slm",
@@ -30,6 +32,7 @@ let package = Package(
         .target(name: "SLMTestSupport", dependencies: ["SLMTensor"], path: "Tests/SLMTestSupport"),
         .testTarget(name: "SLMTensorTests", dependencies: ["SLMTensor", "SLMTestSupport"]),
         .testTarget(name: "SLMModelTests", dependencies: ["SLMModel", "SLMTensor", "SLMTestSupport"]),
+        .testTarget(name: "SLMTrainingTests", dependencies: ["SLMTraining", "SLMTensor", "SLMTestSupport"]),
         .testTarget(name: "NativeLibraryTests", dependencies: ["CHDF5"]),
     ]
 )
