@@ -10,16 +10,18 @@ public enum GenerationBenchmark {
         public let promptTokensPerSecond: Double
         public let generatedTokens: Int
         public let generationTokensPerSecond: Double
-        /// Share of a generation step spent in sgemm/sgemv (the projections and the output head).
+        /// Share of a generation step spent in matmuls: sgemm/sgemv and `QuantizedGemv` (the
+        /// projections and the output head).
         public let generationMatmulShare: Double
     }
 
     public static let defaultModelPath = "models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 
-    /// Medians of `runs` runs each (after a warm-up) for the model at `path`.
-    public static func run(modelPath path: String, promptTokens: Int = 512, newTokens: Int = 128, runs: Int) throws -> Result {
+    /// Medians of `runs` runs each (after a warm-up) for the model at `path`, its projections kept
+    /// in their ggml blocks (`keepQuantized`, as `slm generate` loads it) or dequantized to Float32.
+    public static func run(modelPath path: String, keepQuantized: Bool, promptTokens: Int = 512, newTokens: Int = 128, runs: Int) throws -> Result {
         let file = try GGUFFile(path: path)
-        let model = try GGUFModelLoader.load(file)
+        let model = try GGUFModelLoader.load(file, keepQuantized: keepQuantized)
         let tokenizer = try BPETokenizer.load(gguf: file)
         let generator = try Generator(model: model, tokenizer: tokenizer, contextLength: promptTokens + newTokens + 64)
 

@@ -60,11 +60,14 @@ struct Bench: ParsableCommand {
                 print("generate: skipped, no model at \(model) (run scripts/setup, or pass --model)")
                 return
             }
-            let r = try GenerationBenchmark.run(modelPath: model, runs: runs)
-            print("generation, \((model as NSString).lastPathComponent) (weights dequantized to f32), batch 1, greedy:")
-            print(String(format: "prompt processing, %d-token prompt %27.1f tokens/s", r.promptTokens, r.promptTokensPerSecond))
-            print(String(format: "generation, %d new tokens after a short prompt %15.1f tokens/s  (%.0f%% in sgemv)",
-                         r.generatedTokens, r.generationTokensPerSecond, 100 * r.generationMatmulShare))
+            for keepQuantized in [true, false] {
+                let r = try GenerationBenchmark.run(modelPath: model, keepQuantized: keepQuantized, runs: runs)
+                let weights = keepQuantized ? "projections kept quantized, as slm generate" : "weights dequantized to f32, --dequantize"
+                print("generation, \((model as NSString).lastPathComponent) (\(weights)), batch 1, greedy:")
+                print(String(format: "prompt processing, %d-token prompt %27.1f tokens/s", r.promptTokens, r.promptTokensPerSecond))
+                print(String(format: "generation, %d new tokens after a short prompt %15.1f tokens/s  (%.0f%% in matmuls)",
+                             r.generatedTokens, r.generationTokensPerSecond, 100 * r.generationMatmulShare))
+            }
         }
     }
 }

@@ -49,6 +49,9 @@ struct Generate: ParsableCommand {
     @Option(help: "Threads for OpenBLAS and slm's kernels.")
     var threads = 2
 
+    @Flag(help: "Dequantize the projections to Float32 on load (by default they stay in the file's blocks: less memory, faster decoding).")
+    var dequantize = false
+
     func validate() throws {
         guard (prompt != nil) != chat else { throw ValidationError("give exactly one of --prompt TEXT and --chat") }
         guard maxTokens > 0 else { throw ValidationError("--max-tokens must be positive") }
@@ -57,7 +60,7 @@ struct Generate: ParsableCommand {
     func run() throws {
         Parallel.setThreads(threads)
         let file = try GGUFFile(path: model)
-        let transformer = try GGUFModelLoader.load(file)
+        let transformer = try GGUFModelLoader.load(file, keepQuantized: !dequantize)
         let tokenizer = try BPETokenizer.load(gguf: file)
         let generator = try Generator(model: transformer, tokenizer: tokenizer, contextLength: context)
         let parameters = GenerationParameters(

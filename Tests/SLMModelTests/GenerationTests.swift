@@ -17,6 +17,8 @@ final class GenerationTests: XCTestCase {
     }
 
     nonisolated(unsafe) static var model: Transformer?
+    /// The same file with its projections kept in Q4_1 blocks, as `slm generate` loads it.
+    nonisolated(unsafe) static var quantizedModel: Transformer?
     nonisolated(unsafe) static var tokenizer: BPETokenizer?
     nonisolated(unsafe) static var template: ChatMLTemplate?
 
@@ -27,6 +29,7 @@ final class GenerationTests: XCTestCase {
         if Self.model == nil {
             let file = try GGUFFile(path: path)
             Self.model = try GGUFModelLoader.load(file)
+            Self.quantizedModel = try GGUFModelLoader.load(file, keepQuantized: true)
             Self.tokenizer = try BPETokenizer.load(gguf: file)
             Self.template = ChatMLTemplate(gguf: file)
         }
@@ -80,7 +83,19 @@ final class GenerationTests: XCTestCase {
 
     /// The generator's greedy replies are transformers' (the EOS that ends one is yielded without text).
     func testGeneratorGreedyMatchesReferenceAndStreamsText() throws {
-        let model = try XCTUnwrap(Self.model), tokenizer = try XCTUnwrap(Self.tokenizer)
+        try assertGreedyMatchesReference(try XCTUnwrap(Self.model))
+    }
+
+    /// The same replies token for token with the projections kept quantized: decoding multiplies
+    /// straight from the Q4_1 blocks (`QuantizedGemv`), the prompt goes through dequantized tiles.
+    func testGeneratorGreedyMatchesReferenceWithQuantizedWeights() throws {
+        let model = try XCTUnwrap(Self.quantizedModel)
+        XCTAssertTrue(model.layers[0].weights.qProj is QuantizedMatrix)
+        try assertGreedyMatchesReference(model)
+    }
+
+    private func assertGreedyMatchesReference(_ model: Transformer, file: StaticString = #filePath, line: UInt = #line) throws {
+        let tokenizer = try XCTUnwrap(Self.tokenizer)
         let generator = try Generator(model: model, tokenizer: tokenizer, contextLength: 256)
         for chat in reference.chats {
             try generator.start(prompt: chat.prompt_ids, parameters: GenerationParameters(maxTokens: chat.greedy_ids.count))
@@ -89,12 +104,12 @@ final class GenerationTests: XCTestCase {
                 ids.append(token.id)
                 text += token.text
             }
-            XCTAssertEqual(ids, chat.greedy_ids)
+            XCTAssertEqual(ids, chat.greedy_ids, file: file, line: line)
             let ended = chat.greedy_ids.last == tokenizer.eosTokenId
-            XCTAssertEqual(generator.finishReason, ended ? .stopToken : .maxTokens)
-            XCTAssertEqual(text, tokenizer.decode(ended ? Array(chat.greedy_ids.dropLast()) : chat.greedy_ids))
-            XCTAssertEqual(generator.statistics.generatedTokens, ids.count)
-            XCTAssertNil(try generator.next())
+            XCTAssertEqual(generator.finishReason, ended ? .stopToken : .maxTokens, file: file, line: line)
+            XCTAssertEqual(text, tokenizer.decode(ended ? Array(chat.greedy_ids.dropLast()) : chat.greedy_ids), file: file, line: line)
+            XCTAssertEqual(generator.statistics.generatedTokens, ids.count, file: file, line: line)
+            XCTAssertNil(try generator.next(), file: file, line: line)
         }
     }
 

@@ -41,6 +41,47 @@ final class QuantizedLinearTests: XCTestCase {
         }
     }
 
+    /// Decoding's fused kernel (≤ 4 tokens of Q4_0, Q4_1, Q8_0) against the dense product on the
+    /// dequantized weight and against the tile path (the same tokens at the head of a 5-token input).
+    /// Row counts are not multiples of the parallel chunk (64) or of a tile (256).
+    func testFusedDecodingKernelMatchesTilePathAndDenseReference() throws {
+        for type in [GGMLType.q4_1, .q4_0, .q8_0] {
+            for rows in [1, 37, 601] {
+                let w = try matrix(type, rows: rows)
+                let dense = w.dequantized()
+                let five = Tensor.uniform([5, 512], seed: 3)
+                let tiled = try five.linear(w)  // 5 tokens: dequantized tiles and sgemm
+                for tokens in [1, 3] {
+                    let x = Tensor(uninitialized: [tokens, 512])
+                    x.data.update(from: five.data, count: tokens * 512)
+                    let y = try x.linear(w)
+                    let reference = try x.linear(dense)
+                    let tileRows = Tensor(uninitialized: [tokens, rows])
+                    tileRows.data.update(from: tiled.data, count: tokens * rows)
+                    // Float32 sums of 512 products in another order (Q4_1: d·Σq·x + m·Σx instead of Σ(d·q + m)·x):
+                    // within 1e-5 of the largest output.
+                    let tolerance = 1e-5 * (reference.scalars.map(abs).max() ?? 1)
+                    assertClose(y, reference, tolerance: tolerance, "\(type) \(tokens)×\(rows) vs dense")
+                    assertClose(y, tileRows, tolerance: tolerance, "\(type) \(tokens)×\(rows) vs tile path")
+                }
+            }
+        }
+    }
+
+    /// With few tokens the forward is fused; the input's gradient still comes from the tile path.
+    func testFusedForwardKeepsTheTiledBackward() throws {
+        let w = try matrix(.q4_1, rows: 300)
+        let x = Tensor.uniform([1, 3, 512], seed: 4, requiresGrad: true)
+        let y = try x.linear(w)
+        let g = Tensor.uniform(y.shape, seed: 5)
+        try y.backward(seed: g)
+        let quantizedGrad = try XCTUnwrap(x.grad)
+        x.zeroGrad()
+        try x.linear(w.dequantized()).backward(seed: g)
+        let expected = try XCTUnwrap(x.grad)
+        assertClose(quantizedGrad, expected, tolerance: 1e-6 * (expected.scalars.map(abs).max() ?? 1), "dx")
+    }
+
     func testRefusesMismatchedShapesAndSizes() throws {
         let w = try matrix(.q8_0, rows: 4)
         XCTAssertThrowsError(try Tensor.zeros([2, 256]).linear(w)) { XCTAssertTrue("\($0)".contains("[4, 512]"), "\($0)") }

@@ -10,8 +10,9 @@ import SLMTensor
 /// interleaved for its rotary kernel; they are put back in Hugging Face's order on load.
 ///
 /// With `keepQuantized`, the layers' projection matrices stay in their ggml blocks (read in place
-/// from the file's mapping, frozen) and are dequantized tile by tile inside each matmul; norms and
-/// the embedding are Float32 either way.
+/// from the file's mapping, frozen): a prompt's matmuls dequantize them tile by tile, a decoding
+/// step multiplies straight from the blocks (`Tensor.linear(_: QuantizedMatrix)`); norms and the
+/// embedding are Float32 either way.
 public enum GGUFModelLoader {
     public static func load(_ file: GGUFFile, keepQuantized: Bool = false) throws -> Transformer {
         let config = try config(file)

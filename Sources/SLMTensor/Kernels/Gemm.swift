@@ -41,13 +41,17 @@ public enum Gemm {
                 CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
         }
-        if profiling {
-            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-            let share = Parallel.isInsideWorkers ? 1 / Double(Parallel.threads) : 1
-            counters.withLock {
-                $0.seconds += elapsed * share
-                $0.flops += 2 * Double(m) * Double(n) * Double(k)
-            }
+        if profiling { count(since: start, flops: 2 * Double(m) * Double(n) * Double(k)) }
+    }
+
+    /// Adds the time since `start` (uptime nanoseconds) and `flops` to the counters; slm's own
+    /// matmul kernels (`QuantizedGemv`) call it too, so a step's matmul share includes them.
+    static func count(since start: UInt64, flops: Double) {
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        let share = Parallel.isInsideWorkers ? 1 / Double(Parallel.threads) : 1
+        counters.withLock {
+            $0.seconds += elapsed * share
+            $0.flops += flops
         }
     }
 

@@ -1,3 +1,5 @@
+import Dispatch
+
 extension Tensor {
     /// Rows of the weight dequantized at once: 256 × 576 floats is 576 KB, which stays in L2.
     static let quantizedTileRows = 256
@@ -5,7 +7,9 @@ extension Tensor {
     /// A linear layer over a frozen quantized weight: `self` [..., in] · `weight`[out, in]ᵀ.
     ///
     /// The weight is dequantized a tile of rows at a time into one scratch buffer and multiplied
-    /// there, so a model's weights stay in their 4–8-bit blocks in memory. The weight is frozen:
+    /// there, so a model's weights stay in their 4–8-bit blocks in memory. With at most
+    /// `QuantizedGemv.maxTokens` tokens (decoding) and a Q4_0, Q4_1 or Q8_0 weight, each row's blocks
+    /// are instead multiplied into x as they are unpacked (`QuantizedGemv`). The weight is frozen:
     /// backward gives the input's gradient only (dx = dy · W, tile by tile), which is what LoRA on
     /// a quantized base needs.
     public func linear(_ weight: QuantizedMatrix) throws -> Tensor {
@@ -15,13 +19,19 @@ extension Tensor {
         let tokens = count / max(inFeatures, 1), out = weight.rows
         let y = Tensor(uninitialized: Array(shape.dropLast()) + [out])
         let tileRows = Tensor.quantizedTileRows
-        let scratch = Tensor(uninitialized: [min(tileRows, out), inFeatures])
-        for start in stride(from: 0, to: out, by: tileRows) {
-            let rows = min(tileRows, out - start)
-            weight.dequantize(rows: start..<(start + rows), into: scratch.data)
-            Gemm.sgemm(
-                transA: false, transB: true, m: tokens, n: rows, k: inFeatures,
-                a: data, lda: inFeatures, b: scratch.data, ldb: inFeatures, c: y.data + start, ldc: out)
+        if tokens <= QuantizedGemv.maxTokens && QuantizedGemv.supports(weight.type) {
+            let start = Gemm.profiling ? DispatchTime.now().uptimeNanoseconds : 0
+            QuantizedGemv.run(weight, x: data, tokens: tokens, y: y.data)
+            if Gemm.profiling { Gemm.count(since: start, flops: 2 * Double(tokens) * Double(out) * Double(inFeatures)) }
+        } else {
+            let scratch = Tensor(uninitialized: [min(tileRows, out), inFeatures])
+            for start in stride(from: 0, to: out, by: tileRows) {
+                let rows = min(tileRows, out - start)
+                weight.dequantize(rows: start..<(start + rows), into: scratch.data)
+                Gemm.sgemm(
+                    transA: false, transB: true, m: tokens, n: rows, k: inFeatures,
+                    a: data, lda: inFeatures, b: scratch.data, ldb: inFeatures, c: y.data + start, ldc: out)
+            }
         }
         let inputShape = shape
         return try Tensor.record("linear", y, inputs: [self]) { g in
