@@ -57,11 +57,13 @@ final class PEFTAdapterTests: XCTestCase {
         let folder = temporaryFolder()
         let model = try base()
         let adapters = try model.addLoRA(LoRAConfig(r: 2, loraAlpha: 4), targetModules: ["q_proj"], seed: 1)
-        // The config claims r = 3, the tensors have r = 2.
+        // The config claims r = 3, the tensors have r = 2; the model is left as it was.
         try PEFTAdapter.save(adapters, config: .init(lora: LoRAConfig(r: 3, loraAlpha: 4), targetModules: ["q_proj"], baseModel: nil), to: folder)
-        XCTAssertThrowsError(try PEFTAdapter.load(folder, into: try base())) {
+        let untouched = try base()
+        XCTAssertThrowsError(try PEFTAdapter.load(folder, into: untouched)) {
             XCTAssertTrue("\($0)".contains("model.layers.0.self_attn.q_proj.lora_A.weight"), "\($0)")
         }
+        XCTAssertFalse(untouched.layers.contains { $0.weights.qProj is LoRALinear }, "no adapter attached after an error")
         // The config targets a module the file has no tensors for.
         try PEFTAdapter.save(adapters, config: .init(lora: LoRAConfig(r: 2, loraAlpha: 4), targetModules: ["q_proj", "v_proj"], baseModel: nil), to: folder)
         XCTAssertThrowsError(try PEFTAdapter.load(folder, into: try base())) { XCTAssertTrue("\($0)".contains("v_proj"), "\($0)") }

@@ -94,7 +94,10 @@ public enum PEFTAdapter {
             throw FormatError(file: configPath, field: "bias", "adapters with bias \"\(config.bias)\" or fan_in_fan_out are not supported")
         }
         let weights = try SafetensorsFile(path: folder + "/" + weightsFile)
-        var used = Set<String>()
+        let expected = Set(try model.loraModules(config.targetModules).flatMap { [tensorName($0.2, "lora_A"), tensorName($0.2, "lora_B")] })
+        if let extra = weights.tensors.map(\.name).sorted().first(where: { !expected.contains($0) }) {
+            throw FormatError(file: weights.path, field: extra, "names a module this model does not have or the config does not target (is the adapter for another base model?)")
+        }
         let adapters = try model.addLoRA(targetModules: config.targetModules) { module, base in
             func matrix(_ kind: String, _ shape: [Int]) throws -> Tensor {
                 let name = tensorName(module, kind)
@@ -104,15 +107,11 @@ public enum PEFTAdapter {
                 guard info.shape == shape else {
                     throw FormatError(file: weights.path, field: name, "shape \(info.shape) does not fit the model's \(module) \(base.shape) at r = \(config.r)")
                 }
-                used.insert(name)
                 return try weights.floats(info)
             }
             return try LoRALinear(
                 base: base, config: config.lora,
                 loraA: try matrix("lora_A", [config.r, base.shape[1]]), loraB: try matrix("lora_B", [base.shape[0], config.r]))
-        }
-        if let extra = weights.tensors.map(\.name).first(where: { !used.contains($0) }) {
-            throw FormatError(file: weights.path, field: extra, "names a module this model does not have (is the adapter for another base model?)")
         }
         return (config, adapters)
     }

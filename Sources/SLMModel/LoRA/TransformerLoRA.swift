@@ -20,27 +20,33 @@ extension Transformer {
     /// Wraps every projection named in `targetModules` (e.g. ["q_proj", "v_proj"]) in a `LoRALinear`.
     /// `make(module, base)` builds the adapter for the module at Hugging Face path `module`
     /// (e.g. "model.layers.3.self_attn.q_proj"). Returns the adapters by that path.
+    /// All or nothing: every adapter is built before the first is attached, so an error leaves the model as it was.
     @discardableResult
     public func addLoRA(
         targetModules: [String], _ make: (String, any LinearWeight) throws -> LoRALinear
     ) throws -> [String: LoRALinear] {
+        var planned: [(layer: Int, path: WritableKeyPath<DecoderLayerWeights, any LinearWeight>, module: String, adapter: LoRALinear)] = []
+        for (n, path, module) in try loraModules(targetModules) {
+            guard !(layers[n].weights[keyPath: path] is LoRALinear) else {
+                throw TensorError(op: "addLoRA", "\(module) already has an adapter")
+            }
+            planned.append((n, path, module, try make(module, layers[n].weights[keyPath: path])))
+        }
+        for p in planned { layers[p.layer].weights[keyPath: p.path] = p.adapter }
+        return Dictionary(uniqueKeysWithValues: planned.map { ($0.module, $0.adapter) })
+    }
+
+    /// The projections `targetModules` names: layer index, where the weight sits, and its Hugging Face path.
+    func loraModules(_ targetModules: [String]) throws -> [(Int, WritableKeyPath<DecoderLayerWeights, any LinearWeight>, String)] {
         let known = Transformer.loraTargets
         if let unknown = targetModules.first(where: { !known.contains($0) }) {
             throw TensorError(op: "addLoRA", "unknown target module \"\(unknown)\"; this model has \(known.joined(separator: ", "))")
         }
-        var adapters: [String: LoRALinear] = [:]
-        for n in layers.indices {
-            for (module, path) in DecoderLayerWeights.projections where targetModules.contains(String(module.split(separator: ".").last!)) {
-                let name = "model.layers.\(n).\(module)"
-                guard !(layers[n].weights[keyPath: path] is LoRALinear) else {
-                    throw TensorError(op: "addLoRA", "\(name) already has an adapter")
-                }
-                let adapter = try make(name, layers[n].weights[keyPath: path])
-                layers[n].weights[keyPath: path] = adapter
-                adapters[name] = adapter
-            }
+        return layers.indices.flatMap { n in
+            DecoderLayerWeights.projections
+                .filter { targetModules.contains(String($0.module.split(separator: ".").last!)) }
+                .map { (n, $0.path, "model.layers.\(n).\($0.module)") }
         }
-        return adapters
     }
 
     /// New PEFT-initialised adapters on `targetModules`; adapter i of the model draws lora_A from `seed` + i.
