@@ -24,8 +24,7 @@ final class GenerationTests: XCTestCase {
 
     override func setUpWithError() throws {
         Parallel.setThreads(2)
-        let path = SmolLM2ReferenceTests.modelPath
-        guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("run scripts/setup to fetch the demo model") }
+        let path = try Fixture.demoModelPath()
         if Self.model == nil {
             let file = try GGUFFile(path: path)
             Self.model = try GGUFModelLoader.load(file)

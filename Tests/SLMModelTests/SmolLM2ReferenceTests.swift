@@ -20,14 +20,12 @@ final class SmolLM2ReferenceTests: XCTestCase {
         let chats: [Chat]
     }
 
-    static let modelPath = URL(fileURLWithPath: Fixture.path("")).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf").path
     nonisolated(unsafe) static var model: Transformer?
 
     override func setUpWithError() throws {
         Parallel.setThreads(2)
-        guard FileManager.default.fileExists(atPath: Self.modelPath) else { throw XCTSkip("run scripts/setup to fetch the demo model") }
-        if Self.model == nil { Self.model = try GGUFModelLoader.load(try GGUFFile(path: Self.modelPath)) }
+        let path = try Fixture.demoModelPath()
+        if Self.model == nil { Self.model = try GGUFModelLoader.load(try GGUFFile(path: path)) }
     }
 
     let reference = try! JSONDecoder().decode(Reference.self, from: Data(contentsOf: URL(fileURLWithPath: Fixture.path("smollm2_reference.json"))))
@@ -83,7 +81,7 @@ final class SmolLM2ReferenceTests: XCTestCase {
 
     func testWeightsKeptQuantizedGiveTheSameLogits() throws {
         let dense = try XCTUnwrap(Self.model)
-        let quantized = try GGUFModelLoader.load(try GGUFFile(path: Self.modelPath), keepQuantized: true)
+        let quantized = try GGUFModelLoader.load(try GGUFFile(path: try Fixture.demoModelPath()), keepQuantized: true)
         XCTAssertTrue(quantized.layers[0].weights.qProj is QuantizedMatrix)
         let ids = Array(reference.text_ids.prefix(48))
         let a = try GradMode.withoutGrad { try dense.logits(try dense.hiddenStates(ids, batch: 1, sequence: ids.count)) }

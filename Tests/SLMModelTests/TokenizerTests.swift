@@ -29,10 +29,7 @@ final class TokenizerTests: XCTestCase {
     }
 
     func testSmolLM2FromTheDemoGGUF() throws {
-        let path = URL(fileURLWithPath: Fixture.path("")).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf").path
-        guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("run scripts/setup to fetch the demo model") }
-        let tokenizer = try BPETokenizer.load(gguf: try GGUFFile(path: path))
+        let tokenizer = try BPETokenizer.load(gguf: try GGUFFile(path: try Fixture.demoModelPath()))
         XCTAssertEqual(tokenizer.bosTokenId, 1)
         XCTAssertEqual(tokenizer.eosTokenId, 2)
         try assertMatches(tokenizer, "smollm2")

@@ -17,6 +17,14 @@ public struct Fixture {
             .appendingPathComponent("Fixtures").appendingPathComponent(file).path
     }
 
+    /// The demo model scripts/setup fetches into models/, or a skip when it is not there.
+    public static func demoModelPath() throws -> String {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf").path
+        guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("run scripts/setup to fetch the demo model") }
+        return path
+    }
+
     public init(_ file: String) throws {
         let url = URL(fileURLWithPath: Fixture.path(file))
         entries = try JSONDecoder().decode([String: Entry].self, from: Data(contentsOf: url))
