@@ -23,6 +23,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -33,12 +34,14 @@ let package = Package(
             providers: [.apt(["libhdf5-dev"])]),
         .target(name: "SLMTensor", dependencies: ["CBLAS"], swiftSettings: tensorSettings),
         .target(name: "SLMModel", dependencies: ["SLMTensor"]),
-        .target(name: "SLMTraining", dependencies: ["SLMTensor", "SLMModel"]),
+        .target(
+            name: "SLMTraining",
+            dependencies: ["SLMTensor", "SLMModel", .product(name: "Yams", package: "Yams")]),
         .target(name: "SLMBenchmarks", dependencies: ["SLMTensor", "SLMModel"]),
         .executableTarget(
             name: "slm",
             dependencies: [
-                "SLMTensor", "SLMModel", "SLMBenchmarks", "CBLAS", "CHDF5",
+                "SLMTensor", "SLMModel", "SLMTraining", "SLMBenchmarks", "CBLAS", "CHDF5",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .target(name: "SLMTestSupport", dependencies: ["SLMTensor"], path: "Tests/SLMTestSupport"),

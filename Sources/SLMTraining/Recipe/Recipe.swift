@@ -1,0 +1,147 @@
+/// A training run as a recipe file describes it, with every default filled in. `docs/recipes.md`
+/// documents each key; `RecipeLoader` reads and validates the YAML (snake_case keys).
+public struct Recipe: Sendable, Equatable {
+    public var model: ModelSection
+    /// nil: full fine-tuning of the parameters `train.trainable` names.
+    public var lora: LoRASection?
+    public var data: DataSection
+    public var train: TrainSection
+    public var output: OutputSection
+    public var eval: EvalSection
+
+    public init(model: ModelSection, lora: LoRASection?, data: DataSection, train: TrainSection, output: OutputSection, eval: EvalSection) {
+        self.model = model
+        self.lora = lora
+        self.data = data
+        self.train = train
+        self.output = output
+        self.eval = eval
+    }
+
+    public struct ModelSection: Sendable, Equatable {
+        /// A Hugging Face folder or a .gguf file.
+        public var path: String
+        /// Keep GGUF weights quantized in memory (dequantized inside the matmul).
+        public var keepQuantized = false
+        public var chatTemplate: ChatTemplateChoice = .auto
+        /// Written as `base_model_name_or_path` in the adapter; nil: `path`.
+        public var name: String?
+
+        public init(path: String) { self.path = path }
+    }
+
+    public enum ChatTemplateChoice: String, Sendable, CaseIterable {
+        /// The model's own template (from tokenizer_config.json or GGUF metadata); plain text when it has none.
+        case auto
+        case chatml
+        /// No template: prompt and completion are joined as plain text (base models).
+        case none
+    }
+
+    public struct LoRASection: Sendable, Equatable {
+        public var r = 16
+        public var alpha: Float = 32
+        public var dropout: Float = 0.05
+        public var targetModules = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+        public var useRSLoRA = false
+
+        public init() {}
+    }
+
+    public struct DataSection: Sendable, Equatable {
+        public var train: String
+        /// A held-out file; or `heldoutFraction` of the training file set aside (by seed); or neither.
+        public var heldout: String?
+        public var heldoutFraction: Double?
+        public var format: DataFormat = .auto
+        public var lossOn: LossOn = .completion
+        /// Tokens per sequence of a batch.
+        public var sequenceLength = 512
+        /// Several samples per sequence, each seeing only itself; false: one sample per row, padded.
+        public var packing = true
+        public var truncation: Truncation = .right
+        public var shuffle = true
+        public var onBadLine: BadLinePolicy = .error
+
+        public init(train: String) { self.train = train }
+    }
+
+    public enum DataFormat: String, Sendable, CaseIterable {
+        /// Decided from the first line's keys.
+        case auto, text, promptCompletion = "prompt_completion", alpaca, chat
+    }
+
+    public enum LossOn: String, Sendable, CaseIterable {
+        /// Completion / assistant tokens only.
+        case completion
+        case all
+    }
+
+    public enum Truncation: String, Sendable, CaseIterable {
+        /// Keep the start of a sample longer than the sequence.
+        case right
+        /// Keep its end.
+        case left
+        /// Leave it out (counted and reported).
+        case drop
+    }
+
+    public enum BadLinePolicy: String, Sendable, CaseIterable {
+        case error, skip
+    }
+
+    public struct TrainSection: Sendable, Equatable {
+        /// Optimizer steps; exactly one of `steps` and `epochs` is set after loading (default: 1 epoch).
+        public var steps: Int?
+        public var epochs: Double?
+        /// Sequences per micro-batch.
+        public var batchSize = 4
+        /// Micro-batches per optimizer step.
+        public var gradientAccumulation = 1
+        public var lr: Float = 2e-4
+        public var schedule: Schedule = .cosine
+        public var warmupSteps = 0
+        public var weightDecay: Float = 0
+        public var adamBeta1: Float = 0.9
+        public var adamBeta2: Float = 0.999
+        public var adamEps: Float = 1e-8
+        /// Global-norm clipping; nil: none.
+        public var maxGradNorm: Float? = 1
+        public var seed: UInt64 = 42
+        /// Full fine-tuning only: glob patterns over Hugging Face parameter names ("model.layers.*.mlp.*").
+        public var trainable = ["*"]
+        /// Worker threads; nil: one per core.
+        public var threads: Int?
+
+        public init() {}
+    }
+
+    public enum Schedule: String, Sendable, CaseIterable {
+        case constant, linear, cosine
+    }
+
+    public struct OutputSection: Sendable, Equatable {
+        /// The run folder: effective recipe, metrics, checkpoints, the adapter.
+        public var dir: String
+        /// Steps between checkpoints; 0: only at the end.
+        public var checkpointEvery = 100
+        /// Steps between log lines / metrics records.
+        public var logEvery = 10
+
+        public init(dir: String) { self.dir = dir }
+    }
+
+    public struct EvalSection: Sendable, Equatable {
+        /// Steps between held-out evaluations; 0: only at the end.
+        public var every = 0
+        /// Also evaluate before the first step (the base model's figures).
+        public var atStart = true
+        /// Evaluate on the first N held-out samples; nil: all.
+        public var maxSamples: Int?
+        /// Greedy generation of each completion, scored by exact match (after trimming whitespace).
+        public var generate = true
+        public var maxNewTokens = 64
+
+        public init() {}
+    }
+}
