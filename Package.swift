@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "SLMTestSupport", dependencies: ["SLMTensor"], path: "Tests/SLMTestSupport"),
         .testTarget(name: "SLMTensorTests", dependencies: ["SLMTensor", "SLMTestSupport"]),
         .testTarget(name: "SLMModelTests", dependencies: ["SLMModel", "SLMTensor", "SLMTestSupport"]),
-        .testTarget(name: "SLMTrainingTests", dependencies: ["SLMTraining", "SLMTensor", "SLMTestSupport"]),
+        .testTarget(name: "SLMTrainingTests", dependencies: ["SLMTraining", "SLMModel", "SLMTensor", "SLMTestSupport"]),
         .testTarget(name: "NativeLibraryTests", dependencies: ["CHDF5"]),
     ]
 )

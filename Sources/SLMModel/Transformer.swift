@@ -64,7 +64,4 @@ public final class Transformer {
     /// Logits [N, V] for hidden states [N, C]. Training uses `Tensor.lossHead` instead, which never
     /// materialises all of them.
     public func logits(_ hidden: Tensor) throws -> Tensor { try hidden.linear(lmHead) }
-
-    /// All trainable tensors, in a fixed order.
-    public var parameters: [Tensor] { [embedTokens] + layers.flatMap(\.weights.all) + [norm] + (lmHead === embedTokens ? [] : [lmHead]) }
 }

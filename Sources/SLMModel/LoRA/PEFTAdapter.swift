@@ -60,7 +60,7 @@ public enum PEFTAdapter {
         public var lora: LoRAConfig { LoRAConfig(r: r, loraAlpha: loraAlpha, loraDropout: loraDropout, useRSLoRA: useRSLoRA) }
     }
 
-    static func tensorName(_ module: String, _ matrix: String) -> String { "base_model.model.\(module).\(matrix).weight" }
+    public static func tensorName(_ module: String, _ matrix: String) -> String { "base_model.model.\(module).\(matrix).weight" }
 
     /// Writes `adapters` (by module path, as `Transformer.addLoRA` returns them) into `folder`.
     public static func save(_ adapters: [String: LoRALinear], config: Config, to folder: String) throws {

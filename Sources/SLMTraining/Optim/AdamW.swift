@@ -61,4 +61,19 @@ public final class AdamW {
     }
 
     public func zeroGrad() { parameters.forEach { $0.zeroGrad() } }
+
+    /// Continues from saved state: `step` updates taken, and each parameter's two moments.
+    public func restore(step: Int, expAvg: [Tensor], expAvgSq: [Tensor]) throws {
+        guard step >= 0, expAvg.count == parameters.count, expAvgSq.count == parameters.count else {
+            throw TensorError(op: "AdamW.restore", "state for \(expAvg.count)/\(expAvgSq.count) parameters at step \(step), optimizer has \(parameters.count)")
+        }
+        for (n, p) in parameters.enumerated() {
+            guard expAvg[n].shape == p.shape, expAvgSq[n].shape == p.shape else {
+                throw TensorError(op: "AdamW.restore", "moments \(expAvg[n].shape) / \(expAvgSq[n].shape) for parameter \(n) of shape \(p.shape)")
+            }
+            exp_avg[n].data.update(from: expAvg[n].data, count: p.count)
+            exp_avg_sq[n].data.update(from: expAvgSq[n].data, count: p.count)
+        }
+        self.step = step
+    }
 }

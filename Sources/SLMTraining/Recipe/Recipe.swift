@@ -116,9 +116,7 @@ public struct Recipe: Sendable, Equatable {
         public init() {}
     }
 
-    public enum Schedule: String, Sendable, CaseIterable {
-        case constant, linear, cosine
-    }
+    public typealias Schedule = LearningRateSchedule.Kind
 
     public struct OutputSection: Sendable, Equatable {
         /// The run folder: effective recipe, metrics, checkpoints, the adapter.

@@ -1,0 +1,78 @@
+import SLMModel
+import SLMTensor
+
+/// What one optimizer step did.
+public struct StepOutcome: Sendable {
+    /// Mean cross-entropy over every target token of the step's micro-batches.
+    public var loss: Double
+    /// Global gradient norm before clipping.
+    public var gradientNorm: Double
+    public var targetTokens: Int
+    public var realTokens: Int
+}
+
+/// A run stopped on a NaN or infinite loss or gradient.
+public struct NonFiniteError: Error, CustomStringConvertible {
+    public var step: Int
+    public var what: String
+    public var description: String { "\(what) is not finite at step \(step)" }
+}
+
+/// One optimizer step over several micro-batches: forward and backward through each, gradients
+/// accumulated so that they equal those of the mean loss over all target tokens of the step (each
+/// micro-batch's mean weighted by its share of the tokens), then clipping and the AdamW update.
+final class TrainingStep {
+    let model: Transformer
+    let trainable: TrainableParameters
+    let optimizer: AdamW
+    let maxGradNorm: Float?
+    let seed: UInt64
+    /// LoRA adapters in a fixed order, for their dropout seeds.
+    private let adapters: [LoRALinear]
+
+    init(model: Transformer, trainable: TrainableParameters, optimizer: AdamW, maxGradNorm: Float?, seed: UInt64) {
+        self.model = model
+        self.trainable = trainable
+        self.optimizer = optimizer
+        self.maxGradNorm = maxGradNorm
+        self.seed = seed
+        if case .lora(let byModule, _) = trainable.kind {
+            adapters = byModule.keys.sorted().map { byModule[$0]! }
+        } else {
+            adapters = []
+        }
+    }
+
+    /// Runs step `step` (0-based) at learning rate `lr`; throws `NonFiniteError` before touching the weights.
+    func run(step: Int, batches: [TrainingBatch], lr: Float) throws -> StepOutcome {
+        optimizer.zeroGrad()
+        let targets = batches.map { $0.labels.count(where: { $0 != Tensor.ignoreIndex }) }
+        let totalTargets = targets.reduce(0, +)
+        guard totalTargets > 0 else { throw TensorError(op: "train", "step \(step) has no target tokens") }
+        var lossSum = 0.0
+        for (m, batch) in batches.enumerated() where targets[m] > 0 {
+            setDropoutSeeds(step: step, microBatch: m)
+            let hidden = try model.hiddenStates(
+                batch.ids, batch: batch.batch, sequence: batch.sequence, positions: batch.positions,
+                mask: AttentionMask(segments: batch.segments))
+            let head = try Tensor.lossHead(hidden: hidden, weight: model.lmHead, labels: batch.labels)
+            let loss = Double(head.crossEntropy ?? .nan)
+            guard loss.isFinite else { throw NonFiniteError(step: step, what: "the loss of micro-batch \(m)") }
+            try head.loss.scaled(by: Float(targets[m]) / Float(totalTargets)).backward()
+            lossSum += loss * Double(targets[m])
+        }
+        let parameters = trainable.tensors
+        let norm = maxGradNorm.map { GradientClipping.clip(parameters, maxNorm: $0) } ?? GradientClipping.globalNorm(parameters)
+        guard norm.isFinite else { throw NonFiniteError(step: step, what: "the gradient norm") }
+        optimizer.update(lr: lr)
+        return StepOutcome(
+            loss: lossSum / Double(totalTargets), gradientNorm: norm, targetTokens: totalTargets,
+            realTokens: batches.reduce(0) { $0 + $1.realTokens })
+    }
+
+    /// Dropout masks depend only on (seed, step, micro-batch, adapter), so a resumed run draws the same ones.
+    private func setDropoutSeeds(step: Int, microBatch: Int) {
+        let base = SplitMix64.next(seed: seed, index: UInt64(step) << 16 | UInt64(microBatch))
+        for (n, adapter) in adapters.enumerated() { adapter.dropoutSeed = SplitMix64.next(seed: base, index: UInt64(n)) }
+    }
+}

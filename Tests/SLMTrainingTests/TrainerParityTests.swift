@@ -1,0 +1,82 @@
+import Foundation
+import SLMModel
+import SLMTensor
+import SLMTestSupport
+import SLMTraining
+import XCTest
+
+/// The trainer against PyTorch + PEFT (fixtures/make_training_run.py): the same packed micro-batches,
+/// accumulation, clipping, cosine schedule and AdamW from the same adapter give the same losses,
+/// gradient norms and final adapter.
+final class TrainerParityTests: XCTestCase {
+    struct Run: Decodable {
+        struct Hyper: Decodable {
+            let steps: Int, accumulation: Int, lr: Float, warmup: Int
+            let weight_decay: Float, max_grad_norm: Float
+        }
+        struct Batch: Decodable {
+            let batch: Int, sequence: Int, ids: [Int32], labels: [Int32], positions: [Int32], segments: [Int32], real_tokens: Int
+            var trainingBatch: TrainingBatch {
+                TrainingBatch(batch: batch, sequence: sequence, ids: ids, labels: labels, positions: positions, segments: segments, realTokens: real_tokens)
+            }
+        }
+        let hyper: Hyper
+        let steps: [[Batch]]
+        let losses: [Double]
+        let grad_norms: [Double]
+        let final: [String: [Double]]
+    }
+
+    struct FixedBatches: BatchSource {
+        let batches: [TrainingBatch]
+        var batchesPerEpoch: Int { batches.count }
+        func batch(epoch: Int, index: Int) -> TrainingBatch { batches[index] }
+    }
+
+    func testLossesGradientNormsAndAdapterEqualPyTorchPEFT() throws {
+        let run = try JSONDecoder().decode(Run.self, from: Data(contentsOf: URL(fileURLWithPath: Fixture.path("training_run.json"))))
+        let (model, tokenizer) = try HuggingFaceModelLoader.load(folder: Fixture.path("hf_llama"))
+        let loaded = try PEFTAdapter.load(Fixture.path("peft_adapter"), into: model)
+        let trainable = TrainableParameters.lora(loaded.adapters, config: loaded.config)
+
+        var recipe = Recipe(
+            model: .init(path: Fixture.path("hf_llama")), lora: .init(), data: .init(train: "unused"), train: .init(),
+            output: .init(dir: NSTemporaryDirectory() + "slm-parity-\(UUID().uuidString)"), eval: .init())
+        recipe.train.steps = run.hyper.steps
+        recipe.train.gradientAccumulation = run.hyper.accumulation
+        recipe.train.lr = run.hyper.lr
+        recipe.train.warmupSteps = run.hyper.warmup
+        recipe.train.weightDecay = run.hyper.weight_decay
+        recipe.train.maxGradNorm = run.hyper.max_grad_norm
+        recipe.train.schedule = .cosine
+        recipe.output.logEvery = 1
+        defer { try? FileManager.default.removeItem(atPath: recipe.output.dir) }
+
+        let folder = RunFolder(recipe.output.dir)
+        let trainer = try Trainer(
+            recipe: recipe, model: model, tokenizer: try XCTUnwrap(tokenizer), trainable: trainable,
+            data: FixedBatches(batches: run.steps.flatMap { $0.map(\.trainingBatch) }), heldout: nil, run: folder,
+            progress: ProgressReporter(logEvery: 1, isTerminal: false))
+        let summary = try trainer.run(resume: false)
+        XCTAssertEqual(summary.steps, run.hyper.steps)
+
+        let records = try String(contentsOfFile: folder.metrics, encoding: .utf8).split(separator: "\n")
+            .compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .filter { $0["type"] as? String == "train" }
+        XCTAssertEqual(records.map { $0["step"] as? Int }, (1...run.hyper.steps).map { $0 })
+        for (n, record) in records.enumerated() {
+            let loss = try XCTUnwrap(record["loss"] as? Double), norm = try XCTUnwrap(record["grad_norm"] as? Double)
+            XCTAssertEqual(loss, run.losses[n], accuracy: 1e-5 * run.losses[n], "loss of step \(n + 1)")
+            XCTAssertEqual(norm, run.grad_norms[n], accuracy: 1e-4 * run.grad_norms[n], "gradient norm of step \(n + 1)")
+        }
+
+        let saved = try SafetensorsFile(path: folder.result(lora: true) + "/" + PEFTAdapter.weightsFile)
+        XCTAssertEqual(saved.tensors.count, run.final.count)
+        for (name, expected) in run.final {
+            let file = name.replacingOccurrences(of: ".default.", with: ".")
+            let actual = try saved.floats(try XCTUnwrap(saved.tensor(named: file), file)).scalars
+            let worst = zip(actual, expected).map { abs(Double($0) - $1) }.max() ?? 0
+            XCTAssertLessThan(worst, 2e-5, "\(file) after \(run.hyper.steps) steps")
+        }
+    }
+}
