@@ -37,7 +37,7 @@ let package = Package(
         .target(
             name: "SLMTraining",
             dependencies: ["SLMTensor", "SLMModel", .product(name: "Yams", package: "Yams")]),
-        .target(name: "SLMBenchmarks", dependencies: ["SLMTensor", "SLMModel"]),
+        .target(name: "SLMBenchmarks", dependencies: ["SLMTensor", "SLMModel", "SLMTraining"]),
         .executableTarget(
             name: "slm",
             dependencies: [

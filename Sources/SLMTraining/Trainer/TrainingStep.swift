@@ -21,7 +21,7 @@ public struct NonFiniteError: Error, CustomStringConvertible {
 /// One optimizer step over several micro-batches: forward and backward through each, gradients
 /// accumulated so that they equal those of the mean loss over all target tokens of the step (each
 /// micro-batch's mean weighted by its share of the tokens), then clipping and the AdamW update.
-final class TrainingStep {
+public final class TrainingStep {
     let model: Transformer
     let trainable: TrainableParameters
     let optimizer: AdamW
@@ -30,7 +30,7 @@ final class TrainingStep {
     /// LoRA adapters in a fixed order, for their dropout seeds.
     private let adapters: [LoRALinear]
 
-    init(model: Transformer, trainable: TrainableParameters, optimizer: AdamW, maxGradNorm: Float?, seed: UInt64) {
+    public init(model: Transformer, trainable: TrainableParameters, optimizer: AdamW, maxGradNorm: Float?, seed: UInt64) {
         self.model = model
         self.trainable = trainable
         self.optimizer = optimizer
@@ -44,7 +44,7 @@ final class TrainingStep {
     }
 
     /// Runs step `step` (0-based) at learning rate `lr`; throws `NonFiniteError` before touching the weights.
-    func run(step: Int, batches: [TrainingBatch], lr: Float) throws -> StepOutcome {
+    public func run(step: Int, batches: [TrainingBatch], lr: Float) throws -> StepOutcome {
         optimizer.zeroGrad()
         let targets = batches.map { $0.labels.count(where: { $0 != Tensor.ignoreIndex }) }
         let totalTargets = targets.reduce(0, +)
