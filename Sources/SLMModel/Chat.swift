@@ -28,7 +28,14 @@ public struct ChatMLTemplate: Sendable, Equatable {
     /// literal `<|im_start|>system\n…<|im_end|>` in it becomes the default system prompt.
     /// nil when the file has no template or another format.
     public init?(gguf file: GGUFFile) {
-        guard let template = file["tokenizer.chat_template"]?.string, template.contains("<|im_start|>") else { return nil }
+        guard let template = file["tokenizer.chat_template"]?.string else { return nil }
+        self.init(declared: template)
+    }
+
+    /// The template a model declares as Jinja text (GGUF `tokenizer.chat_template`, or
+    /// `chat_template` in tokenizer_config.json), when it is ChatML; nil for another format.
+    public init?(declared template: String) {
+        guard template.contains("<|im_start|>") else { return nil }
         // The template's string literals hold the newline itself, or (escaped) a backslash and n.
         let start = template.range(of: "<|im_start|>system\n") ?? template.range(of: "<|im_start|>system\\n")
         if let start, let end = template.range(of: "<|im_end|>", range: start.upperBound..<template.endIndex) {

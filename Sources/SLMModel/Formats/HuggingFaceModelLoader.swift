@@ -97,19 +97,39 @@ public enum HuggingFaceModelLoader {
 public enum ModelLoader {
     /// A Hugging Face model folder (config.json + safetensors, and tokenizer.json when present), or a
     /// GGUF file (its tokenizer from the `tokenizer.ggml.*` metadata when present).
-    public static func load(path: String) throws -> (model: Transformer, tokenizer: BPETokenizer?) {
+    /// `keepQuantized`: a GGUF file's quantized projections stay quantized (see `GGUFModelLoader`).
+    public static func load(path: String, keepQuantized: Bool = false) throws -> (model: Transformer, tokenizer: BPETokenizer?) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw FormatError(file: path, field: nil, "does not exist")
         }
-        if isDirectory.boolValue { return try HuggingFaceModelLoader.load(folder: path) }
+        if isDirectory.boolValue {
+            guard !keepQuantized else { throw FormatError(file: path, field: nil, "only GGUF weights can stay quantized; this is a safetensors folder") }
+            return try HuggingFaceModelLoader.load(folder: path)
+        }
         let name = URL(fileURLWithPath: path).lastPathComponent
         if name.hasSuffix(".safetensors") || name.hasSuffix(".json") {
             throw FormatError(file: path, field: nil, "pass the model folder that holds this file (config.json and safetensors weights), or a .gguf file")
         }
         let file = try GGUFFile(path: path)
-        let model = try GGUFModelLoader.load(file)
+        let model = try GGUFModelLoader.load(file, keepQuantized: keepQuantized)
         let tokenizer = file["tokenizer.ggml.model"] == nil ? nil : try BPETokenizer.load(gguf: file)
         return (model, tokenizer)
+    }
+
+    /// The chat template the model declares (Jinja text): GGUF metadata `tokenizer.chat_template`, or
+    /// `chat_template` in a folder's tokenizer_config.json; nil when it has none.
+    public static func declaredChatTemplate(path: String) throws -> String? {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw FormatError(file: path, field: nil, "does not exist")
+        }
+        guard isDirectory.boolValue else { return try GGUFFile(path: path)["tokenizer.chat_template"]?.string }
+        let configPath = path + "/tokenizer_config.json"
+        guard let data = FileManager.default.contents(atPath: configPath) else { return nil }
+        guard let config = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw FormatError(file: configPath, field: nil, "is not a JSON object")
+        }
+        return config["chat_template"] as? String
     }
 }

@@ -6,9 +6,9 @@ import SLMTensor
 /// of each for generation.
 public struct HeldoutSet: Sendable {
     public var batches: [TrainingBatch]
-    public var prompts: [(prompt: [Int32], reference: String)]
+    public var prompts: [EvaluationPrompt]
 
-    public init(batches: [TrainingBatch], prompts: [(prompt: [Int32], reference: String)]) {
+    public init(batches: [TrainingBatch], prompts: [EvaluationPrompt]) {
         self.batches = batches
         self.prompts = prompts
     }
@@ -57,12 +57,12 @@ struct HeldoutEvaluator {
                 tokens += targets
             }
             var result = EvaluationResult(loss: tokens > 0 ? lossSum / Double(tokens) : .nan, targetTokens: tokens, generatedSamples: 0)
-            if generate, let longest = set.prompts.map(\.prompt.count).max() {
+            if generate, let longest = set.prompts.map(\.promptIds.count).max() {
                 let generator = try Generator(model: model, tokenizer: tokenizer, contextLength: longest + maxNewTokens + 1)
                 var matches = 0
-                for (prompt, reference) in set.prompts {
-                    let reply = try generator.generate(prompt: prompt, parameters: GenerationParameters(maxTokens: maxNewTokens))
-                    if reply.trimmingCharacters(in: .whitespacesAndNewlines) == reference.trimmingCharacters(in: .whitespacesAndNewlines) {
+                for prompt in set.prompts {
+                    let reply = try generator.generate(prompt: prompt.promptIds, parameters: GenerationParameters(maxTokens: maxNewTokens))
+                    if reply.trimmingCharacters(in: .whitespacesAndNewlines) == prompt.reference.trimmingCharacters(in: .whitespacesAndNewlines) {
                         matches += 1
                     }
                 }

@@ -1,0 +1,79 @@
+import Foundation
+import SLMModel
+import SLMTensor
+
+/// Everything a recipe asks for before the first step: the model and tokenizer, the chat template,
+/// the data as batches, the held-out set, and what is trained.
+public enum TrainingRunSetup {
+    public static func prepare(_ recipe: Recipe, progress: ProgressReporter) throws -> Trainer {
+        if let threads = recipe.train.threads { Parallel.setThreads(threads) }
+        let m = recipe.model
+        let (model, loadedTokenizer) = try ModelLoader.load(path: m.path, keepQuantized: m.keepQuantized)
+        guard let tokenizer = loadedTokenizer else {
+            throw TrainingError("\(m.path) carries no tokenizer: put tokenizer.json in the model folder, or use a GGUF file with tokenizer metadata")
+        }
+        let template = try chatTemplate(recipe.model)
+        progress.message(
+            "model \(m.path): \(model.config.layers) layers, \(model.config.hiddenSize) wide, vocabulary \(model.config.vocabSize)"
+                + (m.keepQuantized ? ", base kept quantized" : "") + "; chat template: \(template == nil ? "none" : "ChatML")")
+
+        let records = try TrainingData.load(recipe.data, seed: recipe.train.seed)
+        for file in records.files {
+            var line = "data \(file.path): \(file.records) \(file.format.rawValue) records"
+            if file.skippedLines > 0 {
+                line += ", \(file.skippedLines) bad lines skipped (first: \(file.skipReasons.first.map(String.init(describing:)) ?? "?"))"
+            }
+            progress.message(line)
+        }
+        let formatter = SampleFormatter(tokenizer: tokenizer, template: template, lossOn: recipe.data.lossOn)
+        let plan = try BatchPlan(samples: try records.train.map(formatter.sample), recipe: recipe)
+        let s = plan.statistics
+        progress.message(
+            "train: \(s.samples) samples in \(plan.batchesPerEpoch) batches of \(recipe.train.batchSize) × \(recipe.data.sequenceLength) per epoch; "
+                + "\(s.realTokensPerEpoch) tokens, \(s.targetTokensPerEpoch) with loss; "
+                + String(format: "%.1f%% padding", 100 * s.paddingFraction)
+                + (s.truncated > 0 ? "; \(s.truncated) truncated" : "") + (s.dropped > 0 ? "; \(s.dropped) left out" : ""))
+
+        let heldout = try heldoutSet(records.heldout, formatter: formatter, recipe: recipe)
+        let trainable: TrainableParameters
+        if let lora = recipe.lora {
+            trainable = try .lora(lora, model: model, baseModel: m.name ?? m.path, seed: recipe.train.seed)
+        } else {
+            trainable = try .full(model: model, patterns: recipe.train.trainable)
+        }
+        progress.message("training \(trainable.scalarCount) parameters in \(trainable.named.count) tensors" + (recipe.lora == nil ? " (full fine-tuning)" : " (LoRA)"))
+
+        let run = RunFolder(recipe.output.dir)
+        try FileManager.default.createDirectory(atPath: run.path, withIntermediateDirectories: true)
+        return try Trainer(
+            recipe: recipe, model: model, tokenizer: tokenizer, trainable: trainable, data: plan, heldout: heldout, run: run,
+            progress: progress)
+    }
+
+    static func chatTemplate(_ model: Recipe.ModelSection) throws -> ChatMLTemplate? {
+        switch model.chatTemplate {
+        case .none: return nil
+        case .chatml: return try ModelLoader.declaredChatTemplate(path: model.path).flatMap(ChatMLTemplate.init(declared:)) ?? ChatMLTemplate()
+        case .auto:
+            guard let declared = try ModelLoader.declaredChatTemplate(path: model.path) else { return nil }
+            guard let template = ChatMLTemplate(declared: declared) else {
+                throw TrainingError(
+                    "\(model.path) declares a chat template slm does not render yet (only ChatML so far): set model.chat_template to chatml or none")
+            }
+            return template
+        }
+    }
+
+    /// Held-out batches in file order (the first `eval.max_samples` records) and their generation prompts.
+    static func heldoutSet(_ records: [DataRecord], formatter: SampleFormatter, recipe: Recipe) throws -> HeldoutSet? {
+        guard !records.isEmpty else { return nil }
+        let chosen = Array(records.prefix(recipe.eval.maxSamples ?? records.count))
+        let plan = try BatchPlan(
+            samples: try chosen.map(formatter.sample), batchSize: recipe.train.batchSize, sequenceLength: recipe.data.sequenceLength,
+            packing: recipe.data.packing, truncation: recipe.data.truncation, shuffle: false, seed: recipe.train.seed)
+        let prompts = recipe.eval.generate ? try chosen.compactMap(formatter.evaluationPrompt) : []
+        return HeldoutSet(batches: (0..<plan.batchesPerEpoch).map { plan.batch(epoch: 0, index: $0) }, prompts: prompts)
+    }
+}
+
+extension BatchPlan: BatchSource {}

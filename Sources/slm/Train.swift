@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import SLMModel
+import SLMTraining
+
+/// `slm train`: runs a recipe from validation to the final adapter and its held-out figures.
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Fine-tune a model as a recipe describes: LoRA, or full fine-tuning when it has no lora section.",
+        discussion: """
+            Writes the effective recipe, metrics.jsonl, checkpoints and the final adapter (PEFT layout) into output.dir.
+            A run that was stopped continues with --resume from its latest checkpoint, exactly as if it had not stopped.
+            """)
+
+    @Argument(help: "A recipe file (YAML); docs/recipes.md lists every key.")
+    var recipe: String
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override a key, e.g. --set train.lr=1e-4 (repeatable).", valueName: "key.path=value"))
+    var overrides: [String] = []
+
+    @Flag(help: "Continue the run in output.dir from its latest checkpoint.")
+    var resume = false
+
+    func run() throws {
+        let recipe: Recipe
+        do {
+            recipe = try RecipeLoader.load(path: self.recipe, overrides: overrides)
+        } catch let error as RecipeError {
+            FileHandle.standardError.write(Data("\(error)\nfix the recipe (check it with `slm recipe check \(self.recipe)`)\n".utf8))
+            throw ExitCode.failure
+        }
+        let progress = ProgressReporter(logEvery: recipe.output.logEvery)
+        do {
+            let trainer = try TrainingRunSetup.prepare(recipe, progress: progress)
+            try writeEffectiveRecipe(recipe, to: RunFolder(recipe.output.dir))
+            progress.message("\(trainer.totalSteps) optimizer steps; run folder \(recipe.output.dir)")
+            let summary = try trainer.run(resume: resume)
+            report(summary)
+        } catch let error as TrainingError {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
+    }
+
+    /// The recipe as run goes into the run folder; a resumed run must use the same one.
+    private func writeEffectiveRecipe(_ recipe: Recipe, to run: RunFolder) throws {
+        let text = RecipeWriter.yaml(recipe)
+        if resume, let previous = try? String(contentsOfFile: run.recipe, encoding: .utf8), previous != text {
+            throw TrainingError(
+                "the recipe differs from the one this run started with (\(run.recipe)); resume with that file: slm train \(run.recipe) --resume")
+        }
+        try AtomicFile.write(Data(text.utf8), to: run.recipe)
+    }
+
+    private func report(_ summary: TrainingSummary) {
+        if let first = summary.evaluations.first, let last = summary.evaluations.last, first.step != last.step {
+            print("held-out     step \(first.step)    step \(last.step)")
+            print(String(format: "loss        %8.4f  %8.4f", first.result.loss, last.result.loss))
+            if let before = first.result.exactMatch, let after = last.result.exactMatch {
+                print(String(format: "exact match %7.1f%%  %7.1f%%", 100 * before, 100 * after))
+            }
+        } else if let last = summary.evaluations.last {
+            print(String(format: "held-out loss %.4f", last.result.loss) + (last.result.exactMatch.map { String(format: ", exact match %.1f%%", 100 * $0) } ?? ""))
+        }
+        print(String(format: "%d steps, %.0f tokens/s; result in %@", summary.steps, summary.tokensPerSecond, summary.result))
+    }
+}
