@@ -417,6 +417,31 @@ final class RecipeTests: XCTestCase {
         XCTAssertTrue(found.allSatisfy { $0.line == nil })
     }
 
+    // MARK: The effective recipe
+
+    func testWriterOutputReadsBackToAnEqualRecipe() throws {
+        let odd = "odd \"name\" #1: yes \\ ü"
+        try FileManager.default.createDirectory(atPath: path(odd), withIntermediateDirectories: true)
+        let recipes = [
+            try load(minimal),
+            try load(minimal, ["model.path='\(path(odd))'", "model.name='true'", "train.trainable=['*.mlp.*', '*']", "train.steps=7",
+                               "data.heldout_fraction=0.1", "train.lr=3e-5", "train.adam_eps=1e-8", "train.max_grad_norm=null",
+                               "train.seed=18446744073709551615", "output.dir=runs/x y"]),
+            try load(minimal, ["lora.r=4", "lora.alpha=7.5", "lora.dropout=0.3", "lora.use_rslora=true", "data.heldout=\(path("heldout.jsonl"))",
+                               "model.keep_quantized=true", "data.format=alpaca", "train.schedule=constant", "train.threads=3",
+                               "eval.max_samples=9", "train.weight_decay=0.1", "train.epochs=0.3", "train.adam_beta2=0.98"]),
+        ]
+        XCTAssertEqual(recipes[1].model.name, "true")
+        XCTAssertEqual(recipes[1].train.seed, UInt64.max)
+        for recipe in recipes {
+            let yaml = RecipeWriter.yaml(recipe)
+            XCTAssertEqual(try RecipeLoader.load(yaml: yaml, fileName: "elsewhere/effective.yaml"), recipe, yaml)
+        }
+        let written = RecipeWriter.yaml(recipes[2])
+        XCTAssertTrue(written.contains("  # 4 batch × 1 accumulation × 512 tokens = 2048 tokens per optimizer step\n"), written)
+        XCTAssertFalse(written.contains("trainable"), "trainable is refused beside a lora section")
+    }
+
     func testLoadingAFileNamesItInProblemsAndTheDefaultRunFolder() throws {
         let recipes = dir.appendingPathComponent("recipes")
         try FileManager.default.createDirectory(at: recipes, withIntermediateDirectories: true)
