@@ -8,7 +8,7 @@ struct SLM: ParsableCommand {
         commandName: "slm",
         abstract: "Fine-tune, distil, quantize and evaluate small language models on one CPU box.",
         version: VersionInfo.text,
-        subcommands: [Generate.self, Inspect.self, Bench.self])
+        subcommands: [Generate.self, Inspect.self, Bench.self, RecipeCommand.self])
 
     static func main() {
         restartWithFasterBLASIfNeeded()
