@@ -82,8 +82,8 @@ final class TrainResumeTests: XCTestCase {
         XCTAssertNotEqual(resumeEmpty.waitForExit(), 0)
         XCTAssertTrue(resumeEmpty.errorText.contains("no checkpoint to resume from"), resumeEmpty.errorText)
 
-        XCTAssertEqual(try slm(["train", folder + "/recipe.yaml", "--set", "output.dir=\(run)", "--set", "train.steps=6"]).waitForExit(), 0)
-        let again = try slm(["train", folder + "/recipe.yaml", "--set", "output.dir=\(run)", "--set", "train.steps=6"], captureError: true)
+        XCTAssertEqual(try slm(["train", folder + "/recipe.yaml", "--set", "output.dir=\(run)", "--set", "train.steps=12"]).waitForExit(), 0)
+        let again = try slm(["train", folder + "/recipe.yaml", "--set", "output.dir=\(run)", "--set", "train.steps=12"], captureError: true)
         XCTAssertNotEqual(again.waitForExit(), 0)
         XCTAssertTrue(again.errorText.contains("--resume"), again.errorText)
     }
