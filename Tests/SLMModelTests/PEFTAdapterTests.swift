@@ -35,6 +35,19 @@ final class PEFTAdapterTests: XCTestCase {
         assertClose(try logits(model, expected.ids), reference, tolerance: 1e-4, "base + PEFT adapter")
     }
 
+    func testMergedModelGivesTheLogitsOfBasePlusAdapter() throws {
+        let expected = try JSONDecoder().decode(Expected.self, from: Data(contentsOf: URL(fileURLWithPath: Fixture.path("peft_adapter_expected.json"))))
+        let model = try base()
+        try PEFTAdapter.load(Fixture.path("peft_adapter"), into: model)
+        let unmerged = try logits(model, expected.ids)
+        try model.mergeLoRA()
+        XCTAssertFalse(model.layers.contains { layer in DecoderLayerWeights.projectionsForTests(layer.weights).contains { $0 is LoRALinear } })
+        let merged = try logits(model, expected.ids)
+        assertClose(merged, unmerged, tolerance: 1e-5, "merged vs base + adapter")
+        let reference = try Tensor(expected.logits.flatMap { $0 }, shape: [expected.ids.count, expected.logits[0].count])
+        assertClose(merged, reference, tolerance: 1e-4, "merged vs PEFT")
+    }
+
     func testSavedAdapterLoadsBackToTheSameModel() throws {
         let model = try base()
         let lora = LoRAConfig(r: 2, loraAlpha: 4)
@@ -74,5 +87,11 @@ final class PEFTAdapterTests: XCTestCase {
         XCTAssertThrowsError(try PEFTAdapter.load(folder, into: try base())) {
             XCTAssertTrue("\($0)".contains("adapter_config.json") && "\($0)".contains("lora_alpha"), "\($0)")
         }
+    }
+}
+
+extension DecoderLayerWeights {
+    static func projectionsForTests(_ w: DecoderLayerWeights) -> [any LinearWeight] {
+        [w.qProj, w.kProj, w.vProj, w.oProj, w.gateProj, w.upProj, w.downProj]
     }
 }
