@@ -5,14 +5,15 @@ import SLMTestSupport
 import SLMTraining
 import XCTest
 
-/// The trainer against PyTorch + PEFT (fixtures/make_training_run.py): the same packed micro-batches,
-/// accumulation, clipping, cosine schedule and AdamW from the same adapter give the same losses,
-/// gradient norms and final adapter.
+/// The trainer against PyTorch (+ PEFT) (fixtures/make_training_run.py): the same packed micro-batches,
+/// accumulation, clipping, cosine schedule and AdamW from the same start give the same losses,
+/// gradient norms and final weights, for LoRA and for full fine-tuning of selected weights.
 final class TrainerParityTests: XCTestCase {
     struct Run: Decodable {
         struct Hyper: Decodable {
             let steps: Int, accumulation: Int, lr: Float, warmup: Int
             let weight_decay: Float, max_grad_norm: Float
+            let trainable: [String]?
         }
         struct Batch: Decodable {
             let batch: Int, sequence: Int, ids: [Int32], labels: [Int32], positions: [Int32], segments: [Int32], real_tokens: Int
@@ -33,12 +34,37 @@ final class TrainerParityTests: XCTestCase {
         func batch(epoch: Int, index: Int) -> TrainingBatch { batches[index] }
     }
 
-    func testLossesGradientNormsAndAdapterEqualPyTorchPEFT() throws {
-        let run = try JSONDecoder().decode(Run.self, from: Data(contentsOf: URL(fileURLWithPath: Fixture.path("training_run.json"))))
+    func testLoRALossesGradientNormsAndAdapterEqualPyTorchPEFT() throws {
+        let run = try load("training_run.json")
         let (model, tokenizer) = try HuggingFaceModelLoader.load(folder: Fixture.path("hf_llama"))
         let loaded = try PEFTAdapter.load(Fixture.path("peft_adapter"), into: model)
-        let trainable = TrainableParameters.lora(loaded.adapters, config: loaded.config)
+        let saved = try train(run, model, try XCTUnwrap(tokenizer), TrainableParameters.lora(loaded.adapters, config: loaded.config))
+        try assertFinal(run, saved + "/" + PEFTAdapter.weightsFile) { $0.replacingOccurrences(of: ".default.", with: ".") }
+    }
 
+    func testFullFineTuningOfSelectedWeightsEqualsPyTorch() throws {
+        let run = try load("training_run_full.json")
+        let (model, tokenizer) = try HuggingFaceModelLoader.load(folder: Fixture.path("hf_llama"))
+        let trainable = try TrainableParameters.full(model: model, patterns: try XCTUnwrap(run.hyper.trainable))
+        XCTAssertEqual(trainable.named.count, 2 * 3 + 1, "three MLP projections in each of two layers, and the final norm")
+        XCTAssertFalse(model.embedTokens.requiresGrad, "weights outside the patterns stay frozen")
+        let saved = try train(run, model, try XCTUnwrap(tokenizer), trainable)
+        try assertFinal(run, saved + "/model.safetensors") { $0 }
+    }
+
+    func testPatternsThatMatchNothingAreRefused() throws {
+        let model = try HuggingFaceModelLoader.load(folder: Fixture.path("hf_llama")).model
+        XCTAssertThrowsError(try TrainableParameters.full(model: model, patterns: ["model.layer.*"])) { error in
+            XCTAssertTrue("\(error)".contains("matches none"), "\(error)")
+        }
+    }
+
+    private func load(_ fixture: String) throws -> Run {
+        try JSONDecoder().decode(Run.self, from: Data(contentsOf: URL(fileURLWithPath: Fixture.path(fixture))))
+    }
+
+    /// Trains as the fixture did, checks every step's loss and gradient norm, and returns the result folder.
+    private func train(_ run: Run, _ model: Transformer, _ tokenizer: BPETokenizer, _ trainable: TrainableParameters) throws -> String {
         var recipe = Recipe(
             model: .init(path: Fixture.path("hf_llama")), lora: .init(), data: .init(train: "unused"), train: .init(),
             output: .init(dir: NSTemporaryDirectory() + "slm-parity-\(UUID().uuidString)"), eval: .init())
@@ -50,11 +76,11 @@ final class TrainerParityTests: XCTestCase {
         recipe.train.maxGradNorm = run.hyper.max_grad_norm
         recipe.train.schedule = .cosine
         recipe.output.logEvery = 1
-        defer { try? FileManager.default.removeItem(atPath: recipe.output.dir) }
-
         let folder = RunFolder(recipe.output.dir)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: folder.path) }
+
         let trainer = try Trainer(
-            recipe: recipe, model: model, tokenizer: try XCTUnwrap(tokenizer), trainable: trainable,
+            recipe: recipe, model: model, tokenizer: tokenizer, trainable: trainable,
             data: FixedBatches(batches: run.steps.flatMap { $0.map(\.trainingBatch) }), heldout: nil, run: folder,
             progress: ProgressReporter(logEvery: 1, isTerminal: false))
         let summary = try trainer.run(resume: false)
@@ -69,14 +95,17 @@ final class TrainerParityTests: XCTestCase {
             XCTAssertEqual(loss, run.losses[n], accuracy: 1e-5 * run.losses[n], "loss of step \(n + 1)")
             XCTAssertEqual(norm, run.grad_norms[n], accuracy: 1e-4 * run.grad_norms[n], "gradient norm of step \(n + 1)")
         }
+        return summary.result
+    }
 
-        let saved = try SafetensorsFile(path: folder.result(lora: true) + "/" + PEFTAdapter.weightsFile)
+    /// The trained tensors slm saved equal PyTorch's final ones (`fileName` maps PyTorch's names to the file's).
+    private func assertFinal(_ run: Run, _ path: String, fileName: (String) -> String) throws {
+        let saved = try SafetensorsFile(path: path)
         XCTAssertEqual(saved.tensors.count, run.final.count)
         for (name, expected) in run.final {
-            let file = name.replacingOccurrences(of: ".default.", with: ".")
-            let actual = try saved.floats(try XCTUnwrap(saved.tensor(named: file), file)).scalars
+            let actual = try saved.floats(try XCTUnwrap(saved.tensor(named: fileName(name)), fileName(name))).scalars
             let worst = zip(actual, expected).map { abs(Double($0) - $1) }.max() ?? 0
-            XCTAssertLessThan(worst, 2e-5, "\(file) after \(run.hyper.steps) steps")
+            XCTAssertLessThan(worst, 2e-5, "\(name) after \(run.hyper.steps) steps")
         }
     }
 }
