@@ -51,7 +51,8 @@ extension Tensor {
         for i in 0..<count where !data[i].isFinite {
             throw TensorError(
                 op: op,
-                "produced \(data[i]) at flat index \(i) of output \(shape) from inputs \(describe(inputs.map(\.shape)))")
+                "produced \(data[i]) at flat index \(i) of output \(shape) from inputs \(describe(inputs.map(\.shape)))",
+                kind: .nonFiniteValue)
         }
     }
 

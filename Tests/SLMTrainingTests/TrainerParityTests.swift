@@ -59,6 +59,47 @@ final class TrainerParityTests: XCTestCase {
         }
     }
 
+    /// A source that poisons one weight with NaN when micro-batch `poisonAt` is read (a blow-up mid-run).
+    struct PoisoningBatches: BatchSource {
+        let batches: [TrainingBatch]
+        let poisonAt: Int
+        let victim: Tensor
+        var batchesPerEpoch: Int { batches.count }
+        func batch(epoch: Int, index: Int) -> TrainingBatch {
+            if index == poisonAt { victim.data[0] = .nan }
+            return batches[index]
+        }
+    }
+
+    func testNaNStopsTheRunAndKeepsTheLastGoodCheckpoint() throws {
+        let run = try load("training_run.json")
+        let (model, tokenizer) = try HuggingFaceModelLoader.load(folder: Fixture.path("hf_llama"))
+        let loaded = try PEFTAdapter.load(Fixture.path("peft_adapter"), into: model)
+        let trainable = TrainableParameters.lora(loaded.adapters, config: loaded.config)
+        var recipe = Recipe(
+            model: .init(path: Fixture.path("hf_llama")), lora: .init(), data: .init(train: "unused"), train: .init(),
+            output: .init(dir: NSTemporaryDirectory() + "slm-nan-\(UUID().uuidString)"), eval: .init())
+        recipe.train.steps = run.hyper.steps
+        recipe.train.gradientAccumulation = run.hyper.accumulation
+        recipe.output.checkpointEvery = 2
+        let folder = RunFolder(recipe.output.dir)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: folder.path) }
+        // Micro-batch 6 is the first of step 4: steps 1-3 are good, checkpoint 2 is the last one written.
+        let data = PoisoningBatches(batches: run.steps.flatMap { $0.map(\.trainingBatch) }, poisonAt: 6, victim: trainable.named[0].tensor)
+        let trainer = try Trainer(
+            recipe: recipe, model: model, tokenizer: try XCTUnwrap(tokenizer), trainable: trainable, data: data, heldout: nil,
+            run: folder, progress: ProgressReporter(logEvery: 1, isTerminal: false))
+        XCTAssertThrowsError(try trainer.run(resume: false)) { error in
+            let message = "\(error)"
+            XCTAssertTrue(message.contains("step 4"), message)
+            XCTAssertTrue(message.contains("step-000002"), message)
+        }
+        XCTAssertEqual(folder.latestCheckpoint, folder.checkpoint(step: 2))
+        let saved = try SafetensorsFile(path: folder.checkpoint(step: 2) + "/" + PEFTAdapter.weightsFile)
+        for info in saved.tensors { XCTAssertTrue(try saved.floats(info).scalars.allSatisfy(\.isFinite), info.name) }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder.result(lora: true)), "no final adapter from a failed run")
+    }
+
     private func load(_ fixture: String) throws -> Run {
         try JSONDecoder().decode(Run.self, from: Data(contentsOf: URL(fileURLWithPath: Fixture.path(fixture))))
     }

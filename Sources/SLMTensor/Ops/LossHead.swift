@@ -168,7 +168,7 @@ extension Tensor {
         var ceSum = 0.0, divergenceSum = 0.0, klSum = 0.0
         for (a, n) in active.enumerated() {
             guard rows[a].isFinite else {
-                throw TensorError(op: op, nonFiniteMessage(position: n, hidden: hidden, weight: weight, teacher: teacher))
+                throw TensorError(op: op, nonFiniteMessage(position: n, hidden: hidden, weight: weight, teacher: teacher), kind: .nonFiniteValue)
             }
             ceSum += rows[a].crossEntropy
             divergenceSum += rows[a].divergence

@@ -52,14 +52,18 @@ public final class TrainingStep {
         var lossSum = 0.0
         for (m, batch) in batches.enumerated() where targets[m] > 0 {
             setDropoutSeeds(step: step, microBatch: m)
-            let hidden = try model.hiddenStates(
-                batch.ids, batch: batch.batch, sequence: batch.sequence, positions: batch.positions,
-                mask: AttentionMask(segments: batch.segments))
-            let head = try Tensor.lossHead(hidden: hidden, weight: model.lmHead, labels: batch.labels)
-            let loss = Double(head.crossEntropy ?? .nan)
-            guard loss.isFinite else { throw NonFiniteError(step: step, what: "the loss of micro-batch \(m)") }
-            try head.loss.scaled(by: Float(targets[m]) / Float(totalTargets)).backward()
-            lossSum += loss * Double(targets[m])
+            do {
+                let hidden = try model.hiddenStates(
+                    batch.ids, batch: batch.batch, sequence: batch.sequence, positions: batch.positions,
+                    mask: AttentionMask(segments: batch.segments))
+                let head = try Tensor.lossHead(hidden: hidden, weight: model.lmHead, labels: batch.labels)
+                let loss = Double(head.crossEntropy ?? .nan)
+                guard loss.isFinite else { throw NonFiniteError(step: step, what: "the loss of micro-batch \(m + 1)") }
+                try head.loss.scaled(by: Float(targets[m]) / Float(totalTargets)).backward()
+                lossSum += loss * Double(targets[m])
+            } catch let error as TensorError where error.kind == .nonFiniteValue {
+                throw NonFiniteError(step: step, what: "the forward pass of micro-batch \(m + 1) (\(error))")
+            }
         }
         let parameters = trainable.tensors
         let norm = maxGradNorm.map { GradientClipping.clip(parameters, maxNorm: $0) } ?? GradientClipping.globalNorm(parameters)
