@@ -22,13 +22,7 @@ struct Train: ParsableCommand {
     var resume = false
 
     func run() throws {
-        let recipe: Recipe
-        do {
-            recipe = try RecipeLoader.load(path: self.recipe, overrides: overrides)
-        } catch let error as RecipeError {
-            FileHandle.standardError.write(Data("\(error)\nfix the recipe (check it with `slm recipe check \(self.recipe)`)\n".utf8))
-            throw ExitCode.failure
-        }
+        let recipe = try loadRecipe(self.recipe, overrides: overrides)
         let progress = ProgressReporter(logEvery: recipe.output.logEvery)
         do {
             let trainer = try TrainingRunSetup.prepare(recipe, progress: progress)
