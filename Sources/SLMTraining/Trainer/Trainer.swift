@@ -73,7 +73,9 @@ public final class Trainer {
         train.steps ?? max(Int((train.epochs ?? 1) * Double(batchesPerEpoch)), train.gradientAccumulation) / train.gradientAccumulation
     }
 
-    public func run(resume: Bool) throws -> TrainingSummary {
+    /// `saveInitialAdapter`: a run that starts afresh first writes the trained tensors as initialised
+    /// into `RunFolder.initialAdapter`, e.g. for another tool to start from the same adapter.
+    public func run(resume: Bool, saveInitialAdapter: Bool = false) throws -> TrainingSummary {
         let train = recipe.train
         let optimizer = AdamW(
             trainable.tensors,
@@ -93,6 +95,7 @@ public final class Trainer {
         } else if let existing = run.latestCheckpoint {
             throw TrainingError("\(run.path) already holds a run (checkpoint \(existing)): pass --resume to continue it, or set output.dir to a new folder")
         }
+        if saveInitialAdapter, state.step == 0 { try save(to: run.initialAdapter) }
         let metrics = try MetricsLog(path: run.metrics, keepingStepsThrough: resume ? state.step : nil)
         let schedule = LearningRateSchedule(train.schedule, peak: train.lr, warmupSteps: train.warmupSteps, totalSteps: totalSteps)
         let stepper = TrainingStep(model: model, trainable: trainable, optimizer: optimizer, maxGradNorm: train.maxGradNorm, seed: train.seed)
@@ -147,17 +150,22 @@ public final class Trainer {
             tokensPerSecond: elapsed > 0 ? Double(state.tokens - startTokens) / elapsed : 0)
     }
 
-    /// The final adapter (or trained weights), written beside and then renamed into place.
+    /// The final adapter (or trained weights).
     private func saveResult() throws -> String {
         var isLoRA = false
         if case .lora = trainable.kind { isLoRA = true }
         let final = run.result(lora: isLoRA)
+        try save(to: final)
+        return final
+    }
+
+    /// The adapter (or trained weights) as they are now, written beside `final` and then renamed into place.
+    private func save(to final: String) throws {
         let temporary = final + ".incomplete"
         let fileManager = FileManager.default
         try? fileManager.removeItem(atPath: temporary)
         try trainable.save(to: temporary)
         try? fileManager.removeItem(atPath: final)
         try fileManager.moveItem(atPath: temporary, toPath: final)
-        return final
     }
 }
