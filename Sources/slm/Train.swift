@@ -10,6 +10,7 @@ struct Train: ParsableCommand {
         discussion: """
             Writes the effective recipe, metrics.jsonl, checkpoints and the final adapter (PEFT layout) into output.dir.
             A run that was stopped continues with --resume from its latest checkpoint, exactly as if it had not stopped.
+            --save-initial-adapter also writes the adapter as initialised, for another tool (e.g. PEFT) to start from the same weights.
             """)
 
     @Argument(help: "A recipe file (YAML); docs/recipes.md lists every key.")
@@ -21,12 +22,13 @@ struct Train: ParsableCommand {
     @Flag(help: "Continue the run in output.dir from its latest checkpoint.")
     var resume = false
 
+    @Flag(help: "Before the first step, write the adapter as initialised into output.dir/initial-adapter (PEFT layout).")
+    var saveInitialAdapter = false
+
     func run() throws {
-        let recipe: Recipe
-        do {
-            recipe = try RecipeLoader.load(path: self.recipe, overrides: overrides)
-        } catch let error as RecipeError {
-            FileHandle.standardError.write(Data("\(error)\nfix the recipe (check it with `slm recipe check \(self.recipe)`)\n".utf8))
+        let recipe = try loadRecipe(self.recipe, overrides: overrides)
+        if saveInitialAdapter, recipe.lora == nil {
+            FileHandle.standardError.write(Data("error: --save-initial-adapter needs a LoRA run; this recipe has no lora section\n".utf8))
             throw ExitCode.failure
         }
         let progress = ProgressReporter(logEvery: recipe.output.logEvery)
@@ -34,7 +36,7 @@ struct Train: ParsableCommand {
             let trainer = try TrainingRunSetup.prepare(recipe, progress: progress)
             try writeEffectiveRecipe(recipe, to: RunFolder(recipe.output.dir))
             progress.message("\(trainer.totalSteps) optimizer steps; run folder \(recipe.output.dir)")
-            let summary = try trainer.run(resume: resume)
+            let summary = try trainer.run(resume: resume, saveInitialAdapter: saveInitialAdapter)
             report(summary)
         } catch let error as TrainingError {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))

@@ -6,6 +6,7 @@ import Foundation
 /// metrics.jsonl      one JSON object per logged step and per evaluation
 /// checkpoints/       step-NNNNNN/ folders and `latest`, naming the newest complete one
 /// adapter/           the final LoRA adapter (PEFT layout), or model/ after full fine-tuning
+/// initial-adapter/   the adapter as initialised, when the run was asked to save it
 /// ```
 public struct RunFolder: Sendable {
     public let path: String
@@ -18,6 +19,7 @@ public struct RunFolder: Sendable {
     public var latestPointer: String { checkpoints + "/latest" }
     public func checkpoint(step: Int) -> String { checkpoints + "/" + String(format: "step-%06d", step) }
     public func result(lora: Bool) -> String { path + (lora ? "/adapter" : "/model") }
+    public var initialAdapter: String { path + "/initial-adapter" }
 
     /// The newest complete checkpoint's folder, if the run has one.
     public var latestCheckpoint: String? {

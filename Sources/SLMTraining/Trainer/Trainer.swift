@@ -8,6 +8,20 @@ public protocol BatchSource {
     func batch(epoch: Int, index: Int) -> TrainingBatch
 }
 
+extension BatchSource {
+    /// Where micro-batch `n` of a run (counted from 0 over the whole run) comes from: a run reads
+    /// the batches in order, epoch after epoch.
+    public func position(ofMicroBatch n: Int) -> (epoch: Int, index: Int) { (n / batchesPerEpoch, n % batchesPerEpoch) }
+
+    /// The micro-batches of optimizer step `step` (0-based): the next `accumulation` in the run's order.
+    public func microBatches(step: Int, accumulation: Int) -> [TrainingBatch] {
+        (step * accumulation..<(step + 1) * accumulation).map { n in
+            let at = position(ofMicroBatch: n)
+            return batch(epoch: at.epoch, index: at.index)
+        }
+    }
+}
+
 /// A run stopped for a reason the user can act on; the message says what to do.
 public struct TrainingError: Error, CustomStringConvertible {
     public var description: String
@@ -43,8 +57,6 @@ public final class Trainer {
     ) throws {
         let train = recipe.train
         guard data.batchesPerEpoch > 0 else { throw TrainingError("the training data gives no batches: check data.train and data.sequence_length") }
-        let microBatches = train.steps.map { $0 * train.gradientAccumulation }
-            ?? max(Int((train.epochs ?? 1) * Double(data.batchesPerEpoch)), train.gradientAccumulation)
         self.recipe = recipe
         self.model = model
         self.trainable = trainable
@@ -53,10 +65,17 @@ public final class Trainer {
         self.run = run
         self.progress = progress
         evaluator = HeldoutEvaluator(model: model, tokenizer: tokenizer, maxNewTokens: recipe.eval.maxNewTokens, generate: recipe.eval.generate)
-        totalSteps = microBatches / train.gradientAccumulation
+        totalSteps = Self.totalSteps(train, batchesPerEpoch: data.batchesPerEpoch)
     }
 
-    public func run(resume: Bool) throws -> TrainingSummary {
+    /// `train.steps`, or the whole steps that `train.epochs` (default 1) of micro-batches make, at least one.
+    public static func totalSteps(_ train: Recipe.TrainSection, batchesPerEpoch: Int) -> Int {
+        train.steps ?? max(Int((train.epochs ?? 1) * Double(batchesPerEpoch)), train.gradientAccumulation) / train.gradientAccumulation
+    }
+
+    /// `saveInitialAdapter`: a run that starts afresh first writes the trained tensors as initialised
+    /// into `RunFolder.initialAdapter`, e.g. for another tool to start from the same adapter.
+    public func run(resume: Bool, saveInitialAdapter: Bool = false) throws -> TrainingSummary {
         let train = recipe.train
         let optimizer = AdamW(
             trainable.tensors,
@@ -76,6 +95,7 @@ public final class Trainer {
         } else if let existing = run.latestCheckpoint {
             throw TrainingError("\(run.path) already holds a run (checkpoint \(existing)): pass --resume to continue it, or set output.dir to a new folder")
         }
+        if saveInitialAdapter, state.step == 0 { try save(to: run.initialAdapter) }
         let metrics = try MetricsLog(path: run.metrics, keepingStepsThrough: resume ? state.step : nil)
         let schedule = LearningRateSchedule(train.schedule, peak: train.lr, warmupSteps: train.warmupSteps, totalSteps: totalSteps)
         let stepper = TrainingStep(model: model, trainable: trainable, optimizer: optimizer, maxGradNorm: train.maxGradNorm, seed: train.seed)
@@ -93,12 +113,8 @@ public final class Trainer {
         var lastLoss: Double?
         while state.step < totalSteps {
             let step = state.step
-            var batches: [TrainingBatch] = []
-            for _ in 0..<train.gradientAccumulation {
-                batches.append(data.batch(epoch: state.epoch, index: state.batchIndex))
-                state.batchIndex += 1
-                if state.batchIndex == data.batchesPerEpoch { state.epoch += 1; state.batchIndex = 0 }
-            }
+            let batches = data.microBatches(step: step, accumulation: train.gradientAccumulation)
+            (state.epoch, state.batchIndex) = data.position(ofMicroBatch: (step + 1) * train.gradientAccumulation)
             let lr = schedule.rate(at: step)
             let outcome: StepOutcome
             do {
@@ -134,17 +150,22 @@ public final class Trainer {
             tokensPerSecond: elapsed > 0 ? Double(state.tokens - startTokens) / elapsed : 0)
     }
 
-    /// The final adapter (or trained weights), written beside and then renamed into place.
+    /// The final adapter (or trained weights).
     private func saveResult() throws -> String {
         var isLoRA = false
         if case .lora = trainable.kind { isLoRA = true }
         let final = run.result(lora: isLoRA)
+        try save(to: final)
+        return final
+    }
+
+    /// The adapter (or trained weights) as they are now, written beside `final` and then renamed into place.
+    private func save(to final: String) throws {
         let temporary = final + ".incomplete"
         let fileManager = FileManager.default
         try? fileManager.removeItem(atPath: temporary)
         try trainable.save(to: temporary)
         try? fileManager.removeItem(atPath: final)
         try fileManager.moveItem(atPath: temporary, toPath: final)
-        return final
     }
 }

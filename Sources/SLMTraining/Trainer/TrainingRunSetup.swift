@@ -3,51 +3,78 @@ import SLMModel
 import SLMTensor
 
 /// Everything a recipe asks for before the first step: the model and tokenizer, the chat template,
-/// the data as batches, the held-out set, and what is trained.
+/// the data as batches, the held-out set, and what is trained. Each piece reports what it found
+/// through `log`, one line at a time.
 public enum TrainingRunSetup {
+    /// A recipe's model section, loaded.
+    public struct LoadedModel {
+        public let model: Transformer
+        public let tokenizer: BPETokenizer
+        /// nil: plain text.
+        public let template: ChatMLTemplate?
+    }
+
+    /// A recipe's data section, read and laid out in batches.
+    public struct PreparedData {
+        public let records: TrainingData
+        public let formatter: SampleFormatter
+        /// The training batches, as the trainer reads them.
+        public let plan: BatchPlan
+    }
+
     public static func prepare(_ recipe: Recipe, progress: ProgressReporter) throws -> Trainer {
         if let threads = recipe.train.threads { Parallel.setThreads(threads) }
-        let m = recipe.model
-        let (model, loadedTokenizer) = try ModelLoader.load(path: m.path, keepQuantized: m.keepQuantized)
-        guard let tokenizer = loadedTokenizer else {
-            throw TrainingError("\(m.path) carries no tokenizer: put tokenizer.json in the model folder, or use a GGUF file with tokenizer metadata")
-        }
-        let template = try chatTemplate(recipe.model)
-        progress.message(
-            "model \(m.path): \(model.config.layers) layers, \(model.config.hiddenSize) wide, vocabulary \(model.config.vocabSize)"
-                + (m.keepQuantized ? ", base kept quantized" : "") + "; chat template: \(template == nil ? "none" : "ChatML")")
-
-        let records = try TrainingData.load(recipe.data, seed: recipe.train.seed)
-        for file in records.files {
-            var line = "data \(file.path): \(file.records) \(file.format.rawValue) records"
-            if file.skippedLines > 0 {
-                line += ", \(file.skippedLines) bad lines skipped (first: \(file.skipReasons.first.map(String.init(describing:)) ?? "?"))"
-            }
-            progress.message(line)
-        }
-        let formatter = SampleFormatter(tokenizer: tokenizer, template: template, lossOn: recipe.data.lossOn)
-        let plan = try BatchPlan(samples: try records.train.map(formatter.sample), recipe: recipe)
-        let s = plan.statistics
-        progress.message(
-            "train: \(s.samples) samples in \(plan.batchesPerEpoch) batches of \(recipe.train.batchSize) × \(recipe.data.sequenceLength) per epoch; "
-                + "\(s.realTokensPerEpoch) tokens, \(s.targetTokensPerEpoch) with loss; "
-                + String(format: "%.1f%% padding", 100 * s.paddingFraction)
-                + (s.truncated > 0 ? "; \(s.truncated) truncated" : "") + (s.dropped > 0 ? "; \(s.dropped) left out" : ""))
-
-        let heldout = try heldoutSet(records.heldout, formatter: formatter, recipe: recipe)
+        let loaded = try loadModel(recipe.model, log: progress.message)
+        let data = try prepareData(recipe, tokenizer: loaded.tokenizer, template: loaded.template, log: progress.message)
+        let heldout = try heldoutSet(data.records.heldout, formatter: data.formatter, recipe: recipe)
         let trainable: TrainableParameters
         if let lora = recipe.lora {
-            trainable = try .lora(lora, model: model, baseModel: m.name ?? m.path, seed: recipe.train.seed)
+            trainable = try .lora(lora, model: loaded.model, baseModel: recipe.model.name ?? recipe.model.path, seed: recipe.train.seed)
         } else {
-            trainable = try .full(model: model, patterns: recipe.train.trainable)
+            trainable = try .full(model: loaded.model, patterns: recipe.train.trainable)
         }
         progress.message("training \(trainable.scalarCount) parameters in \(trainable.named.count) tensors" + (recipe.lora == nil ? " (full fine-tuning)" : " (LoRA)"))
 
         let run = RunFolder(recipe.output.dir)
         try FileManager.default.createDirectory(atPath: run.path, withIntermediateDirectories: true)
         return try Trainer(
-            recipe: recipe, model: model, tokenizer: tokenizer, trainable: trainable, data: plan, heldout: heldout, run: run,
-            progress: progress)
+            recipe: recipe, model: loaded.model, tokenizer: loaded.tokenizer, trainable: trainable, data: data.plan, heldout: heldout,
+            run: run, progress: progress)
+    }
+
+    public static func loadModel(_ m: Recipe.ModelSection, log: (String) -> Void) throws -> LoadedModel {
+        let (model, loadedTokenizer) = try ModelLoader.load(path: m.path, keepQuantized: m.keepQuantized)
+        guard let tokenizer = loadedTokenizer else {
+            throw TrainingError("\(m.path) carries no tokenizer: put tokenizer.json in the model folder, or use a GGUF file with tokenizer metadata")
+        }
+        let template = try chatTemplate(m)
+        log(
+            "model \(m.path): \(model.config.layers) layers, \(model.config.hiddenSize) wide, vocabulary \(model.config.vocabSize)"
+                + (m.keepQuantized ? ", base kept quantized" : "") + "; chat template: \(template == nil ? "none" : "ChatML")")
+        return LoadedModel(model: model, tokenizer: tokenizer, template: template)
+    }
+
+    /// The data files read, their training records formatted and planned into batches.
+    public static func prepareData(
+        _ recipe: Recipe, tokenizer: BPETokenizer, template: ChatMLTemplate?, log: (String) -> Void
+    ) throws -> PreparedData {
+        let records = try TrainingData.load(recipe.data, seed: recipe.train.seed)
+        for file in records.files {
+            var line = "data \(file.path): \(file.records) \(file.format.rawValue) records"
+            if file.skippedLines > 0 {
+                line += ", \(file.skippedLines) bad lines skipped (first: \(file.skipReasons.first.map(String.init(describing:)) ?? "?"))"
+            }
+            log(line)
+        }
+        let formatter = SampleFormatter(tokenizer: tokenizer, template: template, lossOn: recipe.data.lossOn)
+        let plan = try BatchPlan(samples: try records.train.map(formatter.sample), recipe: recipe)
+        let s = plan.statistics
+        log(
+            "train: \(s.samples) samples in \(plan.batchesPerEpoch) batches of \(recipe.train.batchSize) × \(recipe.data.sequenceLength) per epoch; "
+                + "\(s.realTokensPerEpoch) tokens, \(s.targetTokensPerEpoch) with loss; "
+                + String(format: "%.1f%% padding", 100 * s.paddingFraction)
+                + (s.truncated > 0 ? "; \(s.truncated) truncated" : "") + (s.dropped > 0 ? "; \(s.dropped) left out" : ""))
+        return PreparedData(records: records, formatter: formatter, plan: plan)
     }
 
     static func chatTemplate(_ model: Recipe.ModelSection) throws -> ChatMLTemplate? {
