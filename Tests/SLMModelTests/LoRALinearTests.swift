@@ -62,6 +62,29 @@ final class LoRALinearTests: XCTestCase {
         XCTAssertEqual(evaluation, try GradMode.withoutGrad { try x.linear(noDropout).scalars })
     }
 
+    func testFusedProjectionWithDropoutEqualsTheComposedOpsAndGradientChecks() throws {
+        let base = Tensor.uniform([6, 32], seed: 1)
+        let a = Tensor.uniform([2, 32], seed: 2, requiresGrad: true), b = Tensor.uniform([6, 2], seed: 3, requiresGrad: true)
+        let x = Tensor.uniform([5, 32], seed: 4, requiresGrad: true)
+        let seedGrad = Tensor.uniform([5, 6], seed: 5)
+        func composed(_ v: [Tensor]) throws -> Tensor {
+            try v[0].linear(base, bias: nil) + v[0].dropout(probability: 0.3, seed: 9).linear(v[1], bias: nil).linear(v[2], bias: nil).scaled(by: 1.5)
+        }
+        func fused(_ v: [Tensor]) throws -> Tensor {
+            try Tensor.loraProjection(v[0], base: base, a: v[1], b: v[2], scaling: 1.5, dropout: 0.3, seed: 9)
+        }
+        var results: [[Float]] = []
+        for f in [composed, fused] {
+            [x, a, b].forEach { $0.zeroGrad() }
+            let y = try f([x, a, b])
+            try y.backward(seed: seedGrad)
+            results.append(y.scalars + x.grad!.scalars + a.grad!.scalars + b.grad!.scalars)
+        }
+        for (c, f) in zip(results[0], results[1]) { XCTAssertEqual(c, f, accuracy: 1e-5) }
+        try GradientCheck.check([x, a, b], fused)
+        XCTAssertThrowsError(try Tensor.loraProjection(x, base: a, a: a, b: b, scaling: 1, dropout: 0, seed: 0), "a trainable base cannot be folded")
+    }
+
     func testRefusesMismatchedShapes() {
         let base = Tensor.zeros([6, 32])
         XCTAssertThrowsError(try LoRALinear(base: base, config: LoRAConfig(r: 2, loraAlpha: 4), loraA: .zeros([2, 31]), loraB: .zeros([6, 2])))

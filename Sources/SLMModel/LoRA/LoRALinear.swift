@@ -68,9 +68,19 @@ public final class LoRALinear: LinearWeight {
     public var shape: [Int] { base.shape }
     public var parameters: [Tensor] { [loraA, loraB] }
 
+    public var isTrainable: Bool { true }
+
     public func applied(to x: Tensor) throws -> Tensor {
-        let input = GradMode.isEnabled ? try x.dropout(probability: config.loraDropout, seed: dropoutSeed) : x
-        let update = try input.linear(loraA, bias: nil).linear(loraB, bias: nil).scaled(by: config.scaling)
-        return try base.applied(to: x) + update
+        let dropout = GradMode.isEnabled ? config.loraDropout : 0
+        guard !base.isTrainable else {
+            let update = try x.dropout(probability: dropout, seed: dropoutSeed).linear(loraA, bias: nil).linear(loraB, bias: nil)
+            return try base.applied(to: x) + update.scaled(by: config.scaling)
+        }
+        return try Tensor.loraProjection(x, base: base, a: loraA, b: loraB, scaling: config.scaling, dropout: dropout, seed: dropoutSeed)
+    }
+
+    /// dx = dy · (W + s · B · A), the input gradient of the projection without dropout.
+    public func inputGradient(_ dy: Tensor) throws -> Tensor {
+        try GradMode.withoutGrad { try dy.matmul(mergedWeight()) }
     }
 }

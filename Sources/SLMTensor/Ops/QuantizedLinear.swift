@@ -33,19 +33,28 @@ extension Tensor {
                     a: data, lda: inFeatures, b: scratch.data, ldb: inFeatures, c: y.data + start, ldc: out)
             }
         }
-        let inputShape = shape
-        return try Tensor.record("linear", y, inputs: [self]) { g in
-            let dx = Tensor(uninitialized: inputShape)
-            let tile = Tensor(uninitialized: [min(tileRows, out), inFeatures])
-            for start in stride(from: 0, to: out, by: tileRows) {
-                let rows = min(tileRows, out - start)
-                weight.dequantize(rows: start..<(start + rows), into: tile.data)
-                Gemm.sgemm(
-                    transA: false, transB: false, m: tokens, n: inFeatures, k: rows,
-                    a: g.data + start, lda: out, b: tile.data, ldb: inFeatures,
-                    beta: start == 0 ? 0 : 1, c: dx.data, ldc: inFeatures)
-            }
-            return [dx]
-        }
+        return try Tensor.record("linear", y, inputs: [self]) { g in [try weight.inputGradient(g)] }
     }
 }
+
+extension QuantizedMatrix {
+    /// dx [..., in] = dy [..., out] · W, dequantizing W a tile of rows at a time.
+    public func inputGradient(_ dy: Tensor) throws -> Tensor {
+        guard dy.shape.last == rows else {
+            throw TensorError(op: "linear", "gradient \(dy.shape) does not fit quantized weight \(shape) (\(type))")
+        }
+        let tokens = dy.count / max(rows, 1), tileRows = Tensor.quantizedTileRows
+        let dx = Tensor(uninitialized: Array(dy.shape.dropLast()) + [cols])
+        let tile = Tensor(uninitialized: [min(tileRows, rows), cols])
+        for start in stride(from: 0, to: rows, by: tileRows) {
+            let count = min(tileRows, rows - start)
+            dequantize(rows: start..<(start + count), into: tile.data)
+            Gemm.sgemm(
+                transA: false, transB: false, m: tokens, n: cols, k: count,
+                a: dy.data + start, lda: rows, b: tile.data, ldb: cols,
+                beta: start == 0 ? 0 : 1, c: dx.data, ldc: cols)
+        }
+        return dx
+    }
+}
+
