@@ -5,10 +5,14 @@ import SLMTensor
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure the engine: sgemm rates, a SmolLM2-135M block, attention and loss head, and generation speed.")
+        abstract: "Measure the engine: sgemm rates, a SmolLM2-135M block, attention and loss head, a LoRA training step, and generation speed.")
 
     enum Part: String, ExpressibleByArgument, CaseIterable {
-        case gemm, block, attention, loss, generate
+        case gemm, block, attention, loss, train, generate
+        /// Not in the default set: minutes of work and gigabytes, and its peak memory needs a process of its own.
+        case memory1B = "memory-1b"
+
+        static let defaults: [Part] = [.gemm, .block, .attention, .loss, .train, .generate]
     }
 
     @Option(help: "Threads for OpenBLAS and slm's kernels.")
@@ -20,15 +24,28 @@ struct Bench: ParsableCommand {
     @Option(help: "The GGUF model of the generate part.")
     var model = GenerationBenchmark.defaultModelPath
 
-    @Option(help: "Run only these parts (\(Part.allCases.map(\.rawValue).joined(separator: ", "))); default all.")
+    @Option(help: "Run only these parts (\(Part.allCases.map(\.rawValue).joined(separator: ", "))); default all but memory-1b.")
     var only: [Part] = []
+
+    @OptionGroup(title: "Training parts (train, memory-1b)")
+    var training: TrainingOptions
+
+    func validate() throws {
+        if only.contains(.memory1B) && only.count > 1 {
+            throw ValidationError("memory-1b reports the process's peak memory, so it runs alone: slm bench --only memory-1b --base q8_0")
+        }
+    }
 
     func run() throws {
         Parallel.setThreads(threads)
-        let parts = only.isEmpty ? Part.allCases : only
+        let parts = only.isEmpty ? Part.defaults : only
         print("slm bench: \(threads) threads, median of \(runs) runs")
         let peak = GemmBenchmark.peak(runs: runs)
         print(String(format: "sgemm %-28@ %27@ %6.1f GFLOP/s", peak.label, "", peak.gflops))
+        // The peak's matrices would otherwise stay pooled and count in the training parts' peak memory.
+        BufferPool.shared.drain()
+        if parts.contains(.train) { try training.train(model: model, peak: peak) }
+        if parts.contains(.memory1B) { try training.memory1B(peak: peak) }
         if parts.contains(.gemm) || parts.contains(.attention) {
             let tiles = GemmBenchmark.attentionTiles(runs: runs)
             for row in tiles.dropFirst() {

@@ -1,0 +1,102 @@
+/// Quantization of Float32 values to ggml's Q8_0, Q4_0 and Q4_1 blocks of 32, byte for byte as
+/// ggml's `quantize_row_q8_0_ref`, `quantize_row_q4_0_ref` and `quantize_row_q4_1_ref` (and as
+/// gguf-py's `gguf.quants.quantize`, which the tests compare against):
+///
+/// - Q8_0: d = max|x| / 127, q = round(x / d) (halves away from zero), x ≈ d·q.
+/// - Q4_0: d = m / −8 where m is the value of largest magnitude (the first such), q = min(15, trunc(x / d + 8.5)), x ≈ d·(q − 8).
+/// - Q4_1: d = (max − min) / 15, q = min(15, trunc((x − min) / d + 0.5)), x ≈ d·q + min.
+///
+/// "x / d" is x times the Float32 reciprocal 1/d (0 when d is 0), and the product and the sum are
+/// rounded separately, without a fused multiply-add, as gguf-py computes them; d and min are
+/// stored as float16 rounded to nearest even. Block layouts: see `GGMLType.blockBytes`.
+public enum Quantize {
+    public static func supports(_ type: GGMLType) -> Bool { [.q8_0, .q4_0, .q4_1].contains(type) }
+
+    /// Writes the count / 32 blocks of `type` that encode `values` to `out`.
+    public static func run(_ type: GGMLType, _ values: UnsafePointer<Float>, count: Int, into out: UnsafeMutableRawPointer) {
+        precondition(supports(type), "quantize: \(type) is not one of Q8_0, Q4_0, Q4_1")
+        precondition(count % type.blockSize == 0, "quantize: \(count) values are not whole blocks of \(type.blockSize)")
+        Parallel.forEachChunk(count / type.blockSize, minChunk: 64) { range in
+            for b in range {
+                block(type, values + b * type.blockSize, out + b * type.blockBytes)
+            }
+        }
+    }
+
+    static func block(_ type: GGMLType, _ x: UnsafePointer<Float>, _ p: UnsafeMutableRawPointer) {
+        switch type {
+        case .q8_0:
+            var amax: Float = 0
+            for j in 0..<32 { amax = max(amax, abs(x[j])) }
+            let d = amax / 127, id = d != 0 ? 1 / d : 0
+            storeHalf(d, p)
+            for j in 0..<32 { p.storeBytes(of: Int8((x[j] * id).rounded()), toByteOffset: 2 + j, as: Int8.self) }
+        case .q4_0:
+            var amax: Float = 0, signedMax: Float = 0
+            for j in 0..<32 where amax < abs(x[j]) {
+                amax = abs(x[j])
+                signedMax = x[j]
+            }
+            let d = signedMax / -8, id = d != 0 ? 1 / d : 0
+            storeHalf(d, p)
+            storeNibbles(x, p + 2) { v in nibble(v * id + 8.5) }
+        case .q4_1:
+            var low = Float.greatestFiniteMagnitude, high = -Float.greatestFiniteMagnitude
+            for j in 0..<32 {
+                low = min(low, x[j])
+                high = max(high, x[j])
+            }
+            let d = (high - low) / 15, id = d != 0 ? 1 / d : 0
+            storeHalf(d, p)
+            storeHalf(low, p + 2)
+            storeNibbles(x, p + 4) { v in nibble((v - low) * id + 0.5) }
+        default:
+            preconditionFailure("quantize: \(type) is not one of Q8_0, Q4_0, Q4_1")
+        }
+    }
+
+    /// C's `MIN(15, (int8_t)v)` for v in [0, 16.5]: truncation toward zero.
+    @inline(__always)
+    static func nibble(_ v: Float) -> UInt8 { min(15, UInt8(v.rounded(.towardZero))) }
+
+    /// Byte j holds value j in its low nibble and value j + 16 in its high one.
+    @inline(__always)
+    static func storeNibbles(_ x: UnsafePointer<Float>, _ p: UnsafeMutableRawPointer, _ quantize: (Float) -> UInt8) {
+        for j in 0..<16 { p.storeBytes(of: quantize(x[j]) | quantize(x[j + 16]) << 4, toByteOffset: j, as: UInt8.self) }
+    }
+
+    @inline(__always)
+    static func storeHalf(_ v: Float, _ p: UnsafeMutableRawPointer) {
+        p.storeBytes(of: Float16(v).bitPattern, as: UInt16.self)
+    }
+}
+
+extension QuantizedMatrix {
+    /// `tensor` [rows, cols] quantized to `type` (Q8_0, Q4_0 or Q4_1).
+    public init(quantizing tensor: Tensor, as type: GGMLType) throws {
+        guard tensor.shape.count == 2 else { throw TensorError(op: "QuantizedMatrix", "quantizes a 2-D tensor, got \(tensor.shape)") }
+        try self.init(type: type, rows: tensor.shape[0], cols: tensor.shape[1]) { range, out in
+            out.update(from: tensor.data + range.lowerBound * tensor.shape[1], count: range.count * tensor.shape[1])
+        }
+    }
+
+    /// A [rows, cols] matrix of `type` (Q8_0, Q4_0 or Q4_1) whose Float32 values `fill(range, out)`
+    /// writes a few rows at a time into `out` ([range.count, cols]), so that a matrix too large to
+    /// hold in Float32 never is.
+    public init(type: GGMLType, rows: Int, cols: Int, quantizingRows fill: (Range<Int>, UnsafeMutablePointer<Float>) throws -> Void) throws {
+        guard Quantize.supports(type) else { throw TensorError(op: "QuantizedMatrix", "cannot quantize to \(type); Q8_0, Q4_0 and Q4_1 can") }
+        guard rows > 0, cols > 0, cols % type.blockSize == 0 else {
+            throw TensorError(op: "QuantizedMatrix", "\(type) needs rows of a multiple of \(type.blockSize) values, got [\(rows), \(cols)]")
+        }
+        let rowBytes = Self.rowBytes(type, cols), chunkRows = max(1, (1 << 20) / cols)
+        let storage = OwnedBytes(count: rows * rowBytes)
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: min(rows, chunkRows) * cols)
+        defer { scratch.deallocate() }
+        for start in stride(from: 0, to: rows, by: chunkRows) {
+            let range = start..<min(rows, start + chunkRows)
+            try fill(range, scratch)
+            Quantize.run(type, scratch, count: range.count * cols, into: storage.buffer.baseAddress! + start * rowBytes)
+        }
+        try self.init(type: type, rows: rows, cols: cols, bytes: UnsafeRawBufferPointer(storage.buffer), owner: storage)
+    }
+}
