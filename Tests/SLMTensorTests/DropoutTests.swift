@@ -17,13 +17,14 @@ final class DropoutTests: XCTestCase {
         }
     }
 
-    /// Element i is kept exactly when SplitMix64.uniform(seed:, index: i) ≥ p, including p that are not multiples of 2⁻²⁴.
-    func testMaskIsSplitMix64Threshold() throws {
+    /// Element i is kept exactly when DropoutHash(seed:).uniform(i) ≥ p, including p that are not multiples of 2⁻²⁴.
+    func testMaskIsTheHashThreshold() throws {
         let x = Tensor.filled([50_000], with: 1)
         for p: Float in [0.05, 0.1, 1.0 / 3, 0.5, 0.999] {
             let y = try x.dropout(probability: p, seed: 2024)
+            let hash = DropoutHash(seed: 2024)
             for i in 0..<x.count {
-                let keep = SplitMix64.uniform(seed: 2024, index: UInt64(i)) >= p
+                let keep = hash.uniform(i) >= p
                 if (y.data[i] != 0) != keep { return XCTFail("p \(p): element \(i) kept \(y.data[i] != 0), expected \(keep)") }
             }
         }

@@ -1,6 +1,6 @@
 extension Tensor {
     /// Inverted dropout: element i is kept, and scaled by 1 / (1 − p), iff
-    /// `SplitMix64.uniform(seed: seed, index: i) ≥ p`; otherwise it is zeroed.
+    /// `DropoutHash(seed: seed).uniform(i) ≥ p`; otherwise it is zeroed.
     ///
     /// The mask is a pure function of (seed, flat index), so it is the same for any
     /// thread count, is never stored (backward regenerates it), and a recomputed
@@ -24,14 +24,15 @@ extension Tensor {
 extension Kernels {
     /// dst[i] = uniform(seed, i) ≥ p ? src[i] / (1 − p) : 0.
     ///
-    /// uniform = k · 2⁻²⁴ with k the top 24 bits of `SplitMix64.next`, exactly, so
-    /// uniform ≥ p ⇔ k ≥ ⌈p · 2²⁴⌉: the test runs on the integer, skipping the conversion to Float.
+    /// uniform = k · 2⁻²⁴ with k = `DropoutHash.bits24`, exactly, so uniform ≥ p ⇔ k ≥ ⌈p · 2²⁴⌉:
+    /// the test runs on the integer, skipping the conversion to Float. `src` and `dst` may be the same.
     static func dropout(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, count: Int, p: Float, seed: UInt64) {
         let scale = 1 / (1 - p)
-        let threshold = UInt64((p * 0x1p24).rounded(.up))
+        let threshold = UInt32((p * 0x1p24).rounded(.up))
+        let hash = DropoutHash(seed: seed)
         Parallel.forEachChunk(count, minChunk: elementwiseChunk) { r in
             for i in r {
-                dst[i] = SplitMix64.next(seed: seed, index: UInt64(i)) >> 40 >= threshold ? src[i] * scale : 0
+                dst[i] = hash.bits24(i) >= threshold ? src[i] * scale : 0
             }
         }
     }
@@ -41,8 +42,9 @@ extension Reference {
     /// Dropout element by element from the definition.
     public static func dropout(_ x: Tensor, probability p: Float, seed: UInt64) -> Tensor {
         let out = Tensor(uninitialized: x.shape)
+        let hash = DropoutHash(seed: seed)
         for i in 0..<x.count {
-            let keep = SplitMix64.uniform(seed: seed, index: UInt64(i)) >= p
+            let keep = hash.uniform(i) >= p
             out.data[i] = keep ? x.data[i] / (1 - p) : 0
         }
         return out
