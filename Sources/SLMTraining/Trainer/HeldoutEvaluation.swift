@@ -43,7 +43,8 @@ struct HeldoutEvaluator {
     let maxNewTokens: Int
     let generate: Bool
 
-    func evaluate(_ set: HeldoutSet) throws -> EvaluationResult {
+    /// `progress(done, total)` is called after each generated prompt.
+    func evaluate(_ set: HeldoutSet, progress: (Int, Int) -> Void = { _, _ in }) throws -> EvaluationResult {
         try GradMode.withoutGrad {
             var lossSum = 0.0, tokens = 0
             for batch in set.batches {
@@ -60,7 +61,8 @@ struct HeldoutEvaluator {
             if generate, let longest = set.prompts.map(\.promptIds.count).max() {
                 let generator = try Generator(model: model, tokenizer: tokenizer, contextLength: longest + maxNewTokens + 1)
                 var matches = 0
-                for prompt in set.prompts {
+                for (n, prompt) in set.prompts.enumerated() {
+                    defer { progress(n + 1, set.prompts.count) }
                     let reply = try generator.generate(prompt: prompt.promptIds, parameters: GenerationParameters(maxTokens: maxNewTokens))
                     if reply.trimmingCharacters(in: .whitespacesAndNewlines) == prompt.reference.trimmingCharacters(in: .whitespacesAndNewlines) {
                         matches += 1

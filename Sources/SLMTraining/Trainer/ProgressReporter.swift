@@ -24,6 +24,15 @@ public struct ProgressReporter: Sendable {
         }
     }
 
+    /// Held-out generation under way: on a terminal a line rewritten in place; otherwise a line at each quarter.
+    public func evaluation(generated done: Int, of total: Int) {
+        if isTerminal {
+            write("\r\u{1B}[K" + "evaluating held-out: \(done)/\(total) generated")
+        } else if done < total, done * 4 / total != (done - 1) * 4 / total {
+            write("evaluating held-out: \(done)/\(total) generated\n")
+        }
+    }
+
     public func message(_ text: String) {
         write((isTerminal ? "\r\u{1B}[K" : "") + text + "\n")
     }

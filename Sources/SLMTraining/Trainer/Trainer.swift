@@ -102,14 +102,16 @@ public final class Trainer {
         var evaluations: [(Int, EvaluationResult)] = []
         func evaluate(at step: Int) throws {
             guard let heldout else { return }
-            let result = try evaluator.evaluate(heldout)
+            let result = try evaluator.evaluate(heldout, progress: progress.evaluation)
             evaluations.append((step, result))
             try metrics.append(["type": "eval", "step": step].merging(result.record) { a, _ in a })
             progress.message("step \(step): \(result.summary)")
         }
         if state.step == 0, recipe.eval.atStart { try evaluate(at: 0) }
 
-        let started = Date(), startStep = state.step, startTokens = state.tokens
+        // Time in training steps only: evaluations and checkpoints do not count towards tokens/s.
+        var trainingSeconds = 0.0
+        let startStep = state.step, startTokens = state.tokens
         var lastLoss: Double?
         while state.step < totalSteps {
             let step = state.step
@@ -117,8 +119,10 @@ public final class Trainer {
             (state.epoch, state.batchIndex) = data.position(ofMicroBatch: (step + 1) * train.gradientAccumulation)
             let lr = schedule.rate(at: step)
             let outcome: StepOutcome
+            let stepStart = Date()
             do {
                 outcome = try stepper.run(step: step, batches: batches, lr: lr)
+                trainingSeconds += Date().timeIntervalSince(stepStart)
             } catch let error as NonFiniteError {
                 let kept = run.latestCheckpoint.map { "the last good checkpoint, \($0), is intact" } ?? "no checkpoint was written yet"
                 throw TrainingError(
@@ -127,9 +131,8 @@ public final class Trainer {
             state.step += 1
             state.tokens += outcome.realTokens
             lastLoss = outcome.loss
-            let elapsed = Date().timeIntervalSince(started)
-            let tokensPerSecond = Double(state.tokens - startTokens) / max(elapsed, 1e-9)
-            let secondsLeft = elapsed / Double(state.step - startStep) * Double(totalSteps - state.step)
+            let tokensPerSecond = Double(state.tokens - startTokens) / max(trainingSeconds, 1e-9)
+            let secondsLeft = trainingSeconds / Double(state.step - startStep) * Double(totalSteps - state.step)
             progress.step(state.step, of: totalSteps, loss: outcome.loss, lr: lr, tokensPerSecond: tokensPerSecond, secondsLeft: secondsLeft)
             if state.step % progress.logEvery == 0 || state.step == totalSteps {
                 try metrics.append([
@@ -144,10 +147,9 @@ public final class Trainer {
             }
         }
         let result = try saveResult()
-        let elapsed = Date().timeIntervalSince(started)
         return TrainingSummary(
             steps: totalSteps, lastLoss: lastLoss, evaluations: evaluations, result: result,
-            tokensPerSecond: elapsed > 0 ? Double(state.tokens - startTokens) / elapsed : 0)
+            tokensPerSecond: trainingSeconds > 0 ? Double(state.tokens - startTokens) / trainingSeconds : 0)
     }
 
     /// The final adapter (or trained weights).
