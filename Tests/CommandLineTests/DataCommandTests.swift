@@ -1,5 +1,4 @@
 import Foundation
-import SLMTestSupport
 import XCTest
 
 /// `slm data --jsonl`: the micro-batches it writes are the ones `slm train` reads, step by step and
@@ -10,32 +9,18 @@ final class DataCommandTests: XCTestCase {
         let ids: [Int32], labels: [Int32], positions: [Int32], segments: [Int32]
     }
 
-    var folder = ""
+    var run: TinyRunFolder!
+    var folder: String { run.path }
 
     override func setUpWithError() throws {
-        folder = NSTemporaryDirectory() + "slm-data-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        run = try TinyRunFolder(prefix: "slm-data")
         // Texts of 2 to 11 words, so that batches hold different numbers of tokens.
-        var state: UInt64 = 3
-        func next() -> Int {
-            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            return Int(state >> 59)
-        }
-        let words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
-        let lines = (0..<16).map { _ in
-            "{\"text\": \"" + (0..<(2 + next() % 10)).map { _ in words[next() % words.count] }.joined(separator: " ") + "\"}"
-        }
-        try lines.joined(separator: "\n").write(toFile: folder + "/train.jsonl", atomically: true, encoding: .utf8)
-        let recipe = """
-            model:
-              path: \(Fixture.path("hf_llama"))
-              chat_template: none
+        try run.writeTexts(lines: 16, seed: 3) { draw in 2 + draw() % 10 }
+        try run.writeRecipe("""
+              sequence_length: 32
             lora:
               r: 4
               target_modules: [q_proj, v_proj]
-            data:
-              train: \(folder)/train.jsonl
-              sequence_length: 32
             train:
               steps: 6
               batch_size: 2
@@ -45,13 +30,10 @@ final class DataCommandTests: XCTestCase {
               log_every: 1
             eval:
               at_start: false
-            """
-        try recipe.write(toFile: folder + "/recipe.yaml", atomically: true, encoding: .utf8)
+            """)
     }
 
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(atPath: folder)
-    }
+    override func tearDown() { run.remove() }
 
     func testJSONLHoldsTheMicroBatchesTrainingReads() throws {
         let file = folder + "/batches.jsonl"

@@ -1,38 +1,22 @@
 import Foundation
-import SLMTestSupport
 import XCTest
 
 /// `slm train` as a user runs it: a run killed with SIGKILL and resumed ends with the same adapter,
 /// bit for bit, and the same metrics as a run that was never interrupted.
 final class TrainResumeTests: XCTestCase {
-    var folder = ""
+    var run: TinyRunFolder!
+    var folder: String { run.path }
 
     override func setUpWithError() throws {
-        folder = NSTemporaryDirectory() + "slm-resume-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        var lines: [String] = []
-        var state: UInt64 = 1
-        let words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet"]
-        for _ in 0..<120 {
-            let text = (0..<6).map { _ -> String in
-                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-                return words[Int(state >> 60) % words.count]
-            }.joined(separator: " ")
-            lines.append("{\"text\": \"\(text)\"}")
-        }
-        try lines.joined(separator: "\n").write(toFile: folder + "/train.jsonl", atomically: true, encoding: .utf8)
+        run = try TinyRunFolder(prefix: "slm-resume")
+        try run.writeTexts(lines: 120, seed: 1) { _ in 6 }
         // Dropout is on so that the resumed run must also replay the same dropout masks.
-        let recipe = """
-            model:
-              path: \(Fixture.path("hf_llama"))
-              chat_template: none
+        try run.writeRecipe("""
+              sequence_length: 32
             lora:
               r: 4
               dropout: 0.1
               target_modules: [q_proj, v_proj, down_proj]
-            data:
-              train: \(folder)/train.jsonl
-              sequence_length: 32
             train:
               steps: 300
               batch_size: 2
@@ -44,13 +28,10 @@ final class TrainResumeTests: XCTestCase {
               log_every: 1
             eval:
               at_start: false
-            """
-        try recipe.write(toFile: folder + "/recipe.yaml", atomically: true, encoding: .utf8)
+            """)
     }
 
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(atPath: folder)
-    }
+    override func tearDown() { run.remove() }
 
     func testKilledRunResumesToTheSameAdapterAsAnUninterruptedRun() throws {
         let whole = folder + "/whole", resumed = folder + "/resumed"
