@@ -12,6 +12,8 @@ public final class BPETokenizer: Sendable {
     public let addedTokens: [String: (id: Int32, special: Bool)]
     public let bosTokenId: Int32?
     public let eosTokenId: Int32?
+    /// The merges in rank order, as the tokenizer file lists them (GGUF export writes them back).
+    public let mergePairs: [(String, String)]
 
     private let ids: [String: Int32]
     private let merges: [UInt64: (rank: Int32, merged: Int32)]
@@ -32,6 +34,7 @@ public final class BPETokenizer: Sendable {
         self.bosTokenId = bosTokenId
         self.eosTokenId = eosTokenId
         self.unknownTokenId = unknownTokenId
+        mergePairs = merges
         var ids = [String: Int32](minimumCapacity: tokens.count)
         for (i, t) in tokens.enumerated() where ids[t] == nil { ids[t] = Int32(i) }
         self.ids = ids

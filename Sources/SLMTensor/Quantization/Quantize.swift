@@ -100,3 +100,21 @@ extension QuantizedMatrix {
         try self.init(type: type, rows: rows, cols: cols, bytes: UnsafeRawBufferPointer(storage.buffer), owner: storage)
     }
 }
+
+extension Quantize {
+    /// Whether `encode` can write `type`: F32, F16 and the block types `run` supports.
+    public static func canEncode(_ type: GGMLType) -> Bool { type == .f32 || type == .f16 || supports(type) }
+
+    /// Writes `values` as `type`: F32 copied, F16 rounded to nearest even, block types quantized by `run`.
+    public static func encode(_ type: GGMLType, _ values: UnsafePointer<Float>, count: Int, into out: UnsafeMutableRawPointer) {
+        switch type {
+        case .f32: out.copyMemory(from: values, byteCount: count * 4)
+        case .f16:
+            let halves = out.bindMemory(to: UInt16.self, capacity: count)
+            Parallel.forEachChunk(count, minChunk: 1 << 14) { range in
+                for i in range { halves[i] = Float16(values[i]).bitPattern }
+            }
+        default: run(type, values, count: count, into: out)
+        }
+    }
+}

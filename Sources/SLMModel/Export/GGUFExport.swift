@@ -1,0 +1,158 @@
+import Foundation
+import SLMTensor
+
+/// Writes a Llama-family `Transformer` as a GGUF file llama.cpp runs.
+///
+/// Tensors, in llama.cpp's names and order (shapes row-major, [out, in]; the file stores dims reversed):
+/// ```
+/// token_embd.weight        [vocab, hidden]
+/// rope_freqs.weight        [head_dim / 2]   F32, only for Llama 3 rope scaling (1 / factor per frequency)
+/// blk.N.attn_norm.weight   [hidden]          F32
+/// blk.N.attn_q.weight      [heads·D, hidden]     rows of each head interleaved for llama.cpp's rotary kernel
+/// blk.N.attn_k.weight      [kv_heads·D, hidden]  likewise
+/// blk.N.attn_v.weight      [kv_heads·D, hidden]
+/// blk.N.attn_output.weight [hidden, heads·D]
+/// blk.N.ffn_norm.weight    [hidden]          F32
+/// blk.N.ffn_gate.weight    [ffn, hidden]
+/// blk.N.ffn_up.weight      [ffn, hidden]
+/// blk.N.ffn_down.weight    [hidden, ffn]
+/// output_norm.weight       [hidden]          F32
+/// output.weight            [vocab, hidden]   absent when tied to token_embd
+/// ```
+/// The interleaving is llama.cpp's converter's `permute`: GGUF row h·D + 2i + j holds Hugging Face row
+/// h·D + j·D/2 + i (the inverse of what `GGUFModelLoader` undoes on load). Each matrix's type comes
+/// from `GGUFFileType.tensorType`.
+public enum GGUFExport {
+    /// One written tensor: its type and how far its stored values are from the Float32 ones
+    /// (root-mean-square error relative to the tensor's root-mean-square value).
+    public struct TensorReport: Sendable {
+        public var name: String
+        public var shape: [Int]
+        public var type: GGMLType
+        public var bytes: Int
+        public var relativeRMSError: Double
+    }
+
+    /// Writes `model` with `metadata` (whose `general.file_type` and `general.quantization_version`
+    /// are set here) to `path`, atomically. Adapters still attached are merged on the fly.
+    @discardableResult
+    public static func write(
+        _ model: Transformer, metadata: [(key: String, value: GGUFValue)], fileType: GGUFFileType,
+        ropeFactors: [Float]? = nil, to path: String, progress: (Int, Int) -> Void = { _, _ in }
+    ) throws -> [TensorReport] {
+        let entries = try tensorEntries(model, fileType: fileType, ropeFactors: ropeFactors)
+        for entry in entries where !Quantize.canEncode(entry.type) {
+            throw FormatError(file: path, field: entry.name, "slm cannot write \(entry.type) yet (the \(fileType.rawValue) export needs it)")
+        }
+        let reports = ReportLog()
+        let written = entries.map { entry in
+            GGUFWriter.TensorEntry(name: entry.name, shape: entry.shape, type: entry.type) { out in
+                let values = try entry.values()
+                Quantize.encode(entry.type, values.data, count: values.count, into: out.baseAddress!)
+                reports.append(TensorReport(
+                    name: entry.name, shape: entry.shape, type: entry.type, bytes: out.count,
+                    relativeRMSError: relativeRMSError(values, encoded: UnsafeRawBufferPointer(out), type: entry.type)))
+            }
+        }
+        try GGUFWriter.write(metadata: exportMetadata(metadata, fileType: fileType), tensors: written, to: path, progress: progress)
+        return reports.items
+    }
+
+    /// `metadata` without the keys an export sets, then `general.file_type` and `general.quantization_version`.
+    static func exportMetadata(_ metadata: [(key: String, value: GGUFValue)], fileType: GGUFFileType) -> [(key: String, value: GGUFValue)] {
+        let replaced: Set<String> = ["general.file_type", "general.quantization_version", "general.alignment"]
+        return metadata.filter { !replaced.contains($0.key) } + [
+            ("general.file_type", .uint32(fileType.generalFileType)),
+            ("general.quantization_version", .uint32(2)),
+        ]
+    }
+
+    /// A tensor to write: name, row-major shape, type, and its Float32 values (made when asked, so
+    /// that only one tensor's copy is alive at a time).
+    struct Entry {
+        var name: String
+        var shape: [Int]
+        var type: GGMLType
+        var values: () throws -> Tensor
+    }
+
+    static func tensorEntries(_ model: Transformer, fileType: GGUFFileType, ropeFactors: [Float]?) throws -> [Entry] {
+        let config = model.config
+        let tied = model.lmHead === model.embedTokens
+        func entry(_ name: String, _ shape: [Int], _ values: @escaping () throws -> Tensor) -> Entry {
+            Entry(name: name, shape: shape, type: fileType.tensorType(name: name, shape: shape, layers: config.layers, tiedOutput: tied), values: values)
+        }
+        var entries = [entry("token_embd.weight", model.embedTokens.shape) { model.embedTokens }]
+        if let ropeFactors {
+            guard ropeFactors.count == config.headDim / 2 else {
+                throw TensorError(op: "GGUFExport", "\(ropeFactors.count) rope factors for head_dim \(config.headDim) (expected \(config.headDim / 2))")
+            }
+            entries.append(entry("rope_freqs.weight", [ropeFactors.count]) { try Tensor(ropeFactors, shape: [ropeFactors.count]) })
+        }
+        for (n, layer) in model.layers.enumerated() {
+            let w = layer.weights, c = layer.config, p = "blk.\(n)."
+            func projection(_ name: String, _ weight: any LinearWeight, rotaryHeads: Int? = nil) -> Entry {
+                entry(p + name, weight.shape) {
+                    let dense = try denseWeight(weight)
+                    return rotaryHeads.map { permuteRotaryRows(dense, heads: $0) } ?? dense
+                }
+            }
+            entries += [
+                entry(p + "attn_norm.weight", w.inputLayernorm.shape) { w.inputLayernorm },
+                projection("attn_q.weight", w.qProj, rotaryHeads: c.heads),
+                projection("attn_k.weight", w.kProj, rotaryHeads: c.kvHeads),
+                projection("attn_v.weight", w.vProj),
+                projection("attn_output.weight", w.oProj),
+                entry(p + "ffn_norm.weight", w.postAttentionLayernorm.shape) { w.postAttentionLayernorm },
+                projection("ffn_gate.weight", w.gateProj),
+                projection("ffn_up.weight", w.upProj),
+                projection("ffn_down.weight", w.downProj),
+            ]
+        }
+        entries.append(entry("output_norm.weight", model.norm.shape) { model.norm })
+        if !tied { entries.append(entry("output.weight", model.lmHead.shape) { model.lmHead }) }
+        return entries
+    }
+
+    /// A projection as a dense [out, in] Float32 tensor: quantized blocks decoded, adapters merged.
+    static func denseWeight(_ weight: any LinearWeight) throws -> Tensor {
+        switch weight {
+        case let dense as Tensor: return dense
+        case let adapter as LoRALinear: return try adapter.mergedWeight()
+        case let quantized as QuantizedMatrix:
+            let t = Tensor(uninitialized: quantized.shape)
+            quantized.dequantize(rows: 0..<quantized.rows, into: t.data)
+            return t
+        default: throw TensorError(op: "GGUFExport", "cannot export a weight of type \(type(of: weight))")
+        }
+    }
+
+    /// Hugging Face's row order → llama.cpp's interleaved one (see the type's documentation).
+    static func permuteRotaryRows(_ w: Tensor, heads: Int) -> Tensor {
+        let cols = w.shape[1]
+        let out = Tensor(uninitialized: w.shape)
+        for (row, target) in GGUFModelLoader.rotaryRowOrder(rows: w.shape[0], heads: heads).enumerated() {
+            (out.data + target * cols).update(from: w.data + row * cols, count: cols)
+        }
+        return out
+    }
+
+    static func relativeRMSError(_ values: Tensor, encoded: UnsafeRawBufferPointer, type: GGMLType) -> Double {
+        guard type != .f32 else { return 0 }
+        let decoded = Tensor(uninitialized: values.shape)
+        Dequantize.run(type, encoded, count: values.count, into: decoded.data)
+        var error = 0.0, norm = 0.0
+        for i in 0..<values.count {
+            let x = Double(values.data[i]), d = x - Double(decoded.data[i])
+            error += d * d
+            norm += x * x
+        }
+        return norm > 0 ? (error / norm).squareRoot() : error.squareRoot()
+    }
+
+    /// Collects reports from the writer's encode closures (called one after another).
+    final class ReportLog: @unchecked Sendable {
+        var items: [TensorReport] = []
+        func append(_ report: TensorReport) { items.append(report) }
+    }
+}

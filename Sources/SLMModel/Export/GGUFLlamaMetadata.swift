@@ -1,0 +1,134 @@
+import Foundation
+import SLMTensor
+
+/// The GGUF metadata of a Llama-family model exported from a Hugging Face folder, as llama.cpp's
+/// `convert_hf_to_gguf.py` writes it (a model that came as GGUF keeps its own metadata instead):
+/// ```
+/// general.architecture "llama"   general.type "model"   general.name (the folder's name)
+/// llama.block_count, context_length, embedding_length, feed_forward_length         u32
+/// llama.attention.head_count, head_count_kv                                          u32
+/// llama.rope.freq_base, llama.attention.layer_norm_rms_epsilon                       f32
+/// llama.attention.key_length, value_length          u32, when head_dim ≠ hidden / heads
+/// llama.rope.scaling.type "linear", llama.rope.scaling.factor f32   (linear scaling; Llama 3
+///                                      scaling is the rope_freqs.weight tensor instead)
+/// llama.vocab_size, llama.rope.dimension_count                                       u32
+/// tokenizer.ggml.model "gpt2"   tokenizer.ggml.pre (smollm | llama-bpe | qwen2 | gpt-2)
+/// tokenizer.ggml.tokens [string]   tokenizer.ggml.token_type [i32: 1 normal, 3 control, 4 user-defined]
+/// tokenizer.ggml.merges ["a b"]   tokenizer.ggml.{bos,eos,unknown,padding}_token_id u32
+/// tokenizer.ggml.add_space_prefix, add_bos_token bool   tokenizer.chat_template string
+/// ```
+/// Special tokens come from tokenizer_config.json (`bos_token`, …, as text), else config.json
+/// (`bos_token_id`, …); the chat template from tokenizer_config.json or chat_template.jinja.
+public enum GGUFLlamaMetadata {
+    public static func huggingFace(folder: String, tokenizer: BPETokenizer) throws -> (metadata: [(key: String, value: GGUFValue)], ropeFactors: [Float]?) {
+        let folderURL = URL(fileURLWithPath: folder)
+        let configPath = folderURL.appendingPathComponent(HuggingFaceModelLoader.configFile).path
+        let hf = try HuggingFaceConfig.load(path: configPath)
+        let config = try hf.modelConfig(file: configPath)
+        let tokenizerConfig = try jsonObject(folderURL.appendingPathComponent("tokenizer_config.json").path) ?? [:]
+        let configJSON = try jsonObject(configPath) ?? [:]
+        let tokenizerJSON = try jsonObject(folderURL.appendingPathComponent(HuggingFaceModelLoader.tokenizerFile).path) ?? [:]
+
+        func u32(_ v: Int) -> GGUFValue { .uint32(UInt32(v)) }
+        var m: [(key: String, value: GGUFValue)] = [
+            ("general.architecture", .string("llama")),
+            ("general.type", .string("model")),
+            ("general.name", .string(folderURL.standardizedFileURL.lastPathComponent)),
+            ("llama.block_count", u32(config.layers)),
+            ("llama.context_length", u32(config.maxPositions)),
+            ("llama.embedding_length", u32(config.hiddenSize)),
+            ("llama.feed_forward_length", u32(config.intermediateSize)),
+            ("llama.attention.head_count", u32(config.heads)),
+            ("llama.attention.head_count_kv", u32(config.kvHeads)),
+            ("llama.rope.freq_base", .float32(Float(hf.ropeParameters?.ropeTheta ?? hf.ropeTheta ?? 10_000))),
+            ("llama.attention.layer_norm_rms_epsilon", .float32(config.rmsNormEps)),
+        ]
+        if config.headDim * config.heads != config.hiddenSize {
+            m += [("llama.attention.key_length", u32(config.headDim)), ("llama.attention.value_length", u32(config.headDim))]
+        }
+        var ropeFactors: [Float]?
+        let scaling = hf.ropeParameters ?? hf.ropeScaling
+        switch scaling?.ropeType ?? scaling?.type ?? "default" {
+        case "linear":
+            m += [("llama.rope.scaling.type", .string("linear")), ("llama.rope.scaling.factor", .float32(Float(scaling?.factor ?? 1)))]
+        case "llama3":
+            let theta = scaling?.ropeTheta ?? hf.ropeTheta ?? 10_000
+            let standard = try RopeFrequencies.standard(base: theta, rotaryDim: config.headDim)
+            ropeFactors = zip(standard.inverseFrequencies, config.rope.inverseFrequencies).map { Float($0 / $1) }
+        default: break
+        }
+        m += [("llama.vocab_size", u32(config.vocabSize)), ("llama.rope.dimension_count", u32(config.headDim))]
+
+        m += [
+            ("tokenizer.ggml.model", .string("gpt2")),
+            ("tokenizer.ggml.pre", .string(preTokenizerName(tokenizer.preTokenizer))),
+            ("tokenizer.ggml.tokens", .array(tokenizer.tokens.map(GGUFValue.string))),
+            ("tokenizer.ggml.token_type", .array(tokenTypes(tokenizer).map(GGUFValue.int32))),
+            ("tokenizer.ggml.merges", .array(tokenizer.mergePairs.map { .string("\($0.0) \($0.1)") })),
+        ]
+        for (kind, key) in [("bos", "bos"), ("eos", "eos"), ("unk", "unknown"), ("pad", "padding")] {
+            if let id = specialTokenId(kind, tokenizerConfig: tokenizerConfig, config: configJSON, tokenizer: tokenizer) {
+                m.append(("tokenizer.ggml.\(key)_token_id", u32(Int(id))))
+            }
+        }
+        m += [
+            ("tokenizer.ggml.add_space_prefix", .bool(false)),
+            ("tokenizer.ggml.add_bos_token", .bool(addsBOS(tokenizerConfig: tokenizerConfig, tokenizerJSON: tokenizerJSON))),
+        ]
+        if let template = try chatTemplate(folder: folderURL, tokenizerConfig: tokenizerConfig) {
+            m.append(("tokenizer.chat_template", .string(template)))
+        }
+        return (m, ropeFactors)
+    }
+
+    /// llama.cpp's name of the word splitting (`tokenizer.ggml.pre`).
+    static func preTokenizerName(_ pre: PreTokenizer) -> String {
+        switch (pre.pattern, pre.isolateDigits) {
+        case (.gpt2, true): "smollm"
+        case (.llama3, _): "llama-bpe"
+        case (.qwen2, _): "qwen2"
+        default: "gpt-2"
+        }
+    }
+
+    /// 1 normal, 3 control (special added tokens), 4 user-defined (other added tokens).
+    static func tokenTypes(_ tokenizer: BPETokenizer) -> [Int32] {
+        var types = [Int32](repeating: 1, count: tokenizer.vocabularySize)
+        for (_, entry) in tokenizer.addedTokens { types[Int(entry.id)] = entry.special ? 3 : 4 }
+        return types
+    }
+
+    static func specialTokenId(_ kind: String, tokenizerConfig: [String: Any], config: [String: Any], tokenizer: BPETokenizer) -> Int32? {
+        let value = tokenizerConfig["\(kind)_token"]
+        if let text = (value as? String) ?? ((value as? [String: Any])?["content"] as? String), let id = tokenizer.id(of: text) { return id }
+        if let id = config["\(kind)_token_id"] as? Int, id >= 0, id < tokenizer.vocabularySize { return Int32(id) }
+        return nil
+    }
+
+    /// tokenizer_config.json's `add_bos_token`, else whether tokenizer.json's post-processor puts a special token first.
+    static func addsBOS(tokenizerConfig: [String: Any], tokenizerJSON: [String: Any]) -> Bool {
+        if let explicit = tokenizerConfig["add_bos_token"] as? Bool { return explicit }
+        guard let post = tokenizerJSON["post_processor"] as? [String: Any], post["type"] as? String == "TemplateProcessing",
+              let single = post["single"] as? [[String: Any]], let first = single.first
+        else { return false }
+        return first["SpecialToken"] != nil
+    }
+
+    static func chatTemplate(folder: URL, tokenizerConfig: [String: Any]) throws -> String? {
+        if let template = tokenizerConfig["chat_template"] as? String { return template }
+        let path = folder.appendingPathComponent("chat_template.jinja").path
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        do { return try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw FormatError(file: path, field: nil, "cannot read: \(error.localizedDescription)")
+        }
+    }
+
+    /// A JSON object file, or nil when the file does not exist.
+    static func jsonObject(_ path: String) throws -> [String: Any]? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        guard let data = FileManager.default.contents(atPath: path),
+              let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        else { throw FormatError(file: path, field: nil, "not a JSON object") }
+        return object
+    }
+}

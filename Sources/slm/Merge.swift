@@ -1,0 +1,66 @@
+import ArgumentParser
+import Foundation
+import SLMModel
+import SLMTensor
+import SLMTraining
+
+/// `slm merge`: base + LoRA adapter → one deployable file, verified by reading it back.
+struct Merge: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Merge a LoRA adapter into its base model and export it as GGUF (for llama.cpp / ollama).",
+        discussion: """
+            W' = W + s·B·A (s = lora_alpha / r, or lora_alpha / √r with rsLoRA). A quantized GGUF base is
+            dequantized, merged in f32 and quantized once. The written file is read back and compared with
+            base + adapter on a probe text (logits, perplexity, greedy output); --no-verify skips that.
+            """)
+
+    @Option(help: "The base model: a .gguf file or a Hugging Face folder (config.json, safetensors, tokenizer.json).")
+    var base: String
+
+    @Option(help: "A PEFT adapter folder (adapter_config.json + adapter_model.safetensors); without it the base is only converted.")
+    var adapter: String?
+
+    @Option(help: "The file to write.")
+    var out: String
+
+    @Option(help: "Output format: gguf.")
+    var format = "gguf"
+
+    @Option(help: "GGUF quantization: \(GGUFFileType.names).")
+    var quant = "q8_0"
+
+    @Option(help: "A text file to verify on (e.g. held-out text; its first 256 tokens). Default: a built-in paragraph.")
+    var probe: String?
+
+    @Flag(help: "Do not read the export back to compare it with base + adapter.")
+    var noVerify = false
+
+    @Option(help: "Threads for OpenBLAS and slm's kernels.")
+    var threads = 2
+
+    func validate() throws {
+        guard format == "gguf" else { throw ValidationError("--format must be gguf, got \(format)") }
+        guard GGUFFileType(name: quant) != nil else { throw ValidationError("--quant must be one of \(GGUFFileType.names), got \(quant)") }
+    }
+
+    func run() throws {
+        Parallel.setThreads(threads)
+        let fileType = GGUFFileType(name: quant)!
+        let progress = ProgressReporter(logEvery: 1)
+        let probeText = try probe.map { path in
+            do { return try String(contentsOfFile: path, encoding: .utf8) } catch {
+                throw ValidationError("cannot read --probe \(path): \(error.localizedDescription)")
+            }
+        } ?? ExportComparison.defaultProbe
+
+        progress.message("loading \(base)\(adapter.map { " + adapter \($0)" } ?? "")")
+        let loaded = try MergeExport.loadBase(base, adapter: adapter)
+        if !loaded.quantizedTypes.isEmpty {
+            progress.message("the base is stored as \(loaded.quantizedTypes.map(\.description).joined(separator: ", ")): dequantized, merged in f32, quantized once to \(fileType.rawValue)")
+        }
+        let result = try MergeExport.gguf(loaded, out: out, fileType: fileType, probe: noVerify ? nil : probeText) { done, total in
+            if done == total || done % 25 == 0 { progress.message("writing \(out): \(done)/\(total) tensors") }
+        }
+        print(MergeReport.text(result, out: out, fileType: fileType))
+    }
+}

@@ -1,0 +1,28 @@
+import Foundation
+import SLMModel
+import SLMTensor
+
+/// The text `slm merge` prints: size, per-type error, and the verification against base + adapter.
+enum MergeReport {
+    static func text(_ r: MergeExport.GGUFResult, out: String, fileType: GGUFFileType) -> String {
+        var lines = [String(format: "wrote %@ (%@, %.1f MiB) in %.2f s", out, fileType.rawValue, Double(r.fileBytes) / 1_048_576, r.seconds)]
+        let byType = Dictionary(grouping: r.tensors, by: \.type).sorted { $0.key.rawValue < $1.key.rawValue }
+        lines.append("type     tensors        MiB   mean rel. RMS error   worst tensor")
+        for (type, reports) in byType {
+            let worst = reports.max { $0.relativeRMSError < $1.relativeRMSError }!
+            let mean = reports.map(\.relativeRMSError).reduce(0, +) / Double(reports.count)
+            lines.append(String(
+                format: "%-6@ %9d %10.1f   %19.2e   %@ (%.2e)", type.description, reports.count,
+                Double(reports.map(\.bytes).reduce(0, +)) / 1_048_576, mean, worst.name, worst.relativeRMSError))
+        }
+        if let c = r.comparison {
+            lines.append(String(format: "verify (re-read, vs base + adapter, %d probe tokens):", c.probeTokens))
+            lines.append(String(format: "  logits      max |Δ| %.4g   mean |Δ| %.4g", c.maxAbsLogitDifference, c.meanAbsLogitDifference))
+            lines.append(String(
+                format: "  perplexity  %.4f → %.4f (%+.3f%%)", c.referencePerplexity, c.exportPerplexity,
+                100 * (c.exportPerplexity / c.referencePerplexity - 1)))
+            lines.append("  greedy      \(c.sameGreedyOutput ? "same output" : "differs") (\(c.referenceGreedy.debugDescription) vs \(c.exportGreedy.debugDescription))")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
