@@ -2,14 +2,14 @@ import SLMTensor
 import SLMTestSupport
 import XCTest
 
-/// The Q8_0 / Q4_0 / Q4_1 quantizer against gguf-py (fixtures/make_quantize.py), and its round trip.
+/// The Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 quantizer against gguf-py (fixtures/make_quantize.py), and its round trip.
 final class QuantizeTests: XCTestCase {
     override func setUp() { Parallel.setThreads(2) }
 
     func testMatchesGGUFPyByteForByte() throws {
         let fixture = try Fixture("quantize.json")
         let input = try fixture.tensor("input")
-        for type in [GGMLType.q8_0, .q4_0, .q4_1] {
+        for type in [GGMLType.q8_0, .q4_0, .q4_1, .q5_0, .q5_1] {
             let expected = try fixture.values("\(type)").map { UInt8($0) }
             var bytes = [UInt8](repeating: 0, count: input.count / 32 * type.blockBytes)
             bytes.withUnsafeMutableBytes { Quantize.run(type, input.data, count: input.count, into: $0.baseAddress!) }
@@ -26,7 +26,7 @@ final class QuantizeTests: XCTestCase {
         let rows = 2100, cols = 512
         let x = Tensor.uniform([rows, cols], low: -0.05, high: 0.03, seed: 5)
         let half16: Float = 0x1p-11
-        for type in [GGMLType.q8_0, .q4_0, .q4_1] {
+        for type in [GGMLType.q8_0, .q4_0, .q4_1, .q5_0, .q5_1] {
             let matrix = try QuantizedMatrix(quantizing: x, as: type)
             var onePass = [UInt8](repeating: 0, count: matrix.bytes.count)
             onePass.withUnsafeMutableBytes { Quantize.run(type, x.data, count: x.count, into: $0.baseAddress!) }
@@ -40,6 +40,8 @@ final class QuantizeTests: XCTestCase {
                 let bound: Float = switch type {
                 case .q8_0: amax / 127 * (0.5 + 127 * half16)
                 case .q4_0: amax / 8 * (1 + 8 * half16)
+                case .q5_0: amax / 16 * (1 + 16 * half16)
+                case .q5_1: (high - low) / 31 * (0.5 + 31 * half16) + abs(low) * half16
                 default: (high - low) / 15 * (0.5 + 15 * half16) + abs(low) * half16
                 }
                 for j in 0..<32 {
@@ -52,7 +54,7 @@ final class QuantizeTests: XCTestCase {
 
     func testRefusesTypesItCannotMake() {
         let x = Tensor.uniform([2, 256], seed: 1)
-        XCTAssertThrowsError(try QuantizedMatrix(quantizing: x, as: .q4_K)) { XCTAssertTrue("\($0)".contains("Q8_0, Q4_0 and Q4_1")) }
+        XCTAssertThrowsError(try QuantizedMatrix(quantizing: x, as: .q4_K)) { XCTAssertTrue("\($0)".contains("Q8_0, Q4_0, Q4_1, Q5_0 and Q5_1")) }
         XCTAssertThrowsError(try QuantizedMatrix(quantizing: Tensor.uniform([2, 40], seed: 1), as: .q8_0)) {
             XCTAssertTrue("\($0)".contains("multiple of 32"), "\($0)")
         }

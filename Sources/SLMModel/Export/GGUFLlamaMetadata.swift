@@ -14,7 +14,7 @@ import SLMTensor
 /// llama.vocab_size, llama.rope.dimension_count                                       u32
 /// tokenizer.ggml.model "gpt2"   tokenizer.ggml.pre (smollm | llama-bpe | qwen2 | gpt-2)
 /// tokenizer.ggml.tokens [string]   tokenizer.ggml.token_type [i32: 1 normal, 3 control, 4 user-defined]
-/// tokenizer.ggml.merges ["a b"]   tokenizer.ggml.{bos,eos,unknown,padding}_token_id u32
+/// tokenizer.ggml.merges ["a b"] (when there are any)   tokenizer.ggml.{bos,eos,unknown,padding}_token_id u32
 /// tokenizer.ggml.add_space_prefix, add_bos_token bool   tokenizer.chat_template string
 /// ```
 /// Special tokens come from tokenizer_config.json (`bos_token`, …, as text), else config.json
@@ -64,8 +64,10 @@ public enum GGUFLlamaMetadata {
             ("tokenizer.ggml.pre", .string(preTokenizerName(tokenizer.preTokenizer))),
             ("tokenizer.ggml.tokens", .array(tokenizer.tokens.map(GGUFValue.string))),
             ("tokenizer.ggml.token_type", .array(tokenTypes(tokenizer).map(GGUFValue.int32))),
-            ("tokenizer.ggml.merges", .array(tokenizer.mergePairs.map { .string("\($0.0) \($0.1)") })),
         ]
+        if !tokenizer.mergePairs.isEmpty {
+            m.append(("tokenizer.ggml.merges", .array(tokenizer.mergePairs.map { .string("\($0.0) \($0.1)") })))
+        }
         for (kind, key) in [("bos", "bos"), ("eos", "eos"), ("unk", "unknown"), ("pad", "padding")] {
             if let id = specialTokenId(kind, tokenizerConfig: tokenizerConfig, config: configJSON, tokenizer: tokenizer) {
                 m.append(("tokenizer.ggml.\(key)_token_id", u32(Int(id))))

@@ -1,20 +1,23 @@
-/// Quantization of Float32 values to ggml's Q8_0, Q4_0 and Q4_1 blocks of 32, byte for byte as
-/// ggml's `quantize_row_q8_0_ref`, `quantize_row_q4_0_ref` and `quantize_row_q4_1_ref` (and as
-/// gguf-py's `gguf.quants.quantize`, which the tests compare against):
+/// Quantization of Float32 values to ggml's Q8_0, Q4_0, Q4_1, Q5_0 and Q5_1 blocks of 32, byte for
+/// byte as ggml's `quantize_row_q8_0_ref`, `quantize_row_q4_0_ref`, … (and as gguf-py's
+/// `gguf.quants.quantize`, which the tests compare against):
 ///
 /// - Q8_0: d = max|x| / 127, q = round(x / d) (halves away from zero), x ≈ d·q.
 /// - Q4_0: d = m / −8 where m is the value of largest magnitude (the first such), q = min(15, trunc(x / d + 8.5)), x ≈ d·(q − 8).
 /// - Q4_1: d = (max − min) / 15, q = min(15, trunc((x − min) / d + 0.5)), x ≈ d·q + min.
+/// - Q5_0: as Q4_0 with d = m / −16, q = min(31, trunc(x / d + 16.5)), x ≈ d·(q − 16).
+/// - Q5_1: as Q4_1 with d = (max − min) / 31, q = min(31, trunc((x − min) / d + 0.5)).
+///   Both keep the low 4 bits of q as Q4's nibbles and bit 4 of value j as bit j of a u32 (`qh`).
 ///
 /// "x / d" is x times the Float32 reciprocal 1/d (0 when d is 0), and the product and the sum are
 /// rounded separately, without a fused multiply-add, as gguf-py computes them; d and min are
 /// stored as float16 rounded to nearest even. Block layouts: see `GGMLType.blockBytes`.
 public enum Quantize {
-    public static func supports(_ type: GGMLType) -> Bool { [.q8_0, .q4_0, .q4_1].contains(type) }
+    public static func supports(_ type: GGMLType) -> Bool { [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1].contains(type) }
 
     /// Writes the count / 32 blocks of `type` that encode `values` to `out`.
     public static func run(_ type: GGMLType, _ values: UnsafePointer<Float>, count: Int, into out: UnsafeMutableRawPointer) {
-        precondition(supports(type), "quantize: \(type) is not one of Q8_0, Q4_0, Q4_1")
+        precondition(supports(type), "quantize: \(type) is not one of Q8_0, Q4_0, Q4_1, Q5_0, Q5_1")
         precondition(count % type.blockSize == 0, "quantize: \(count) values are not whole blocks of \(type.blockSize)")
         Parallel.forEachChunk(count / type.blockSize, minChunk: 64) { range in
             for b in range {
@@ -50,14 +53,50 @@ public enum Quantize {
             storeHalf(d, p)
             storeHalf(low, p + 2)
             storeNibbles(x, p + 4) { v in nibble((v - low) * id + 0.5) }
+        case .q5_0:
+            var amax: Float = 0, signedMax: Float = 0
+            for j in 0..<32 where amax < abs(x[j]) {
+                amax = abs(x[j])
+                signedMax = x[j]
+            }
+            let d = signedMax / -16, id = d != 0 ? 1 / d : 0
+            storeHalf(d, p)
+            storeFiveBits(x, p + 2) { v in fiveBits(v * id + 16.5) }
+        case .q5_1:
+            var low = Float.greatestFiniteMagnitude, high = -Float.greatestFiniteMagnitude
+            for j in 0..<32 {
+                low = min(low, x[j])
+                high = max(high, x[j])
+            }
+            let d = (high - low) / 31, id = d != 0 ? 1 / d : 0
+            storeHalf(d, p)
+            storeHalf(low, p + 2)
+            storeFiveBits(x, p + 4) { v in fiveBits((v - low) * id + 0.5) }
         default:
-            preconditionFailure("quantize: \(type) is not one of Q8_0, Q4_0, Q4_1")
+            preconditionFailure("quantize: \(type) is not one of Q8_0, Q4_0, Q4_1, Q5_0, Q5_1")
         }
     }
 
     /// C's `MIN(15, (int8_t)v)` for v in [0, 16.5]: truncation toward zero.
     @inline(__always)
     static func nibble(_ v: Float) -> UInt8 { min(15, UInt8(v.rounded(.towardZero))) }
+
+    /// C's `MIN(31, (int8_t)v)` for v in [0, 32.5].
+    @inline(__always)
+    static func fiveBits(_ v: Float) -> UInt8 { min(31, UInt8(v.rounded(.towardZero))) }
+
+    /// A u32 whose bit j is bit 4 of value j, then the low 4 bits as `storeNibbles` lays them out.
+    @inline(__always)
+    static func storeFiveBits(_ x: UnsafePointer<Float>, _ p: UnsafeMutableRawPointer, _ quantize: (Float) -> UInt8) {
+        var q = [UInt8](repeating: 0, count: 32)
+        var high: UInt32 = 0
+        for j in 0..<32 {
+            q[j] = quantize(x[j])
+            high |= UInt32(q[j] >> 4) << j
+        }
+        p.storeBytes(of: high.littleEndian, as: UInt32.self)
+        for j in 0..<16 { p.storeBytes(of: (q[j] & 0xF) | (q[j + 16] & 0xF) << 4, toByteOffset: 4 + j, as: UInt8.self) }
+    }
 
     /// Byte j holds value j in its low nibble and value j + 16 in its high one.
     @inline(__always)
@@ -72,7 +111,7 @@ public enum Quantize {
 }
 
 extension QuantizedMatrix {
-    /// `tensor` [rows, cols] quantized to `type` (Q8_0, Q4_0 or Q4_1).
+    /// `tensor` [rows, cols] quantized to `type` (Q8_0, Q4_0, Q4_1, Q5_0 or Q5_1).
     public init(quantizing tensor: Tensor, as type: GGMLType) throws {
         guard tensor.shape.count == 2 else { throw TensorError(op: "QuantizedMatrix", "quantizes a 2-D tensor, got \(tensor.shape)") }
         try self.init(type: type, rows: tensor.shape[0], cols: tensor.shape[1]) { range, out in
@@ -80,11 +119,11 @@ extension QuantizedMatrix {
         }
     }
 
-    /// A [rows, cols] matrix of `type` (Q8_0, Q4_0 or Q4_1) whose Float32 values `fill(range, out)`
+    /// A [rows, cols] matrix of `type` (Q8_0, Q4_0, Q4_1, Q5_0 or Q5_1) whose Float32 values `fill(range, out)`
     /// writes a few rows at a time into `out` ([range.count, cols]), so that a matrix too large to
     /// hold in Float32 never is.
     public init(type: GGMLType, rows: Int, cols: Int, quantizingRows fill: (Range<Int>, UnsafeMutablePointer<Float>) throws -> Void) throws {
-        guard Quantize.supports(type) else { throw TensorError(op: "QuantizedMatrix", "cannot quantize to \(type); Q8_0, Q4_0 and Q4_1 can") }
+        guard Quantize.supports(type) else { throw TensorError(op: "QuantizedMatrix", "cannot quantize to \(type); Q8_0, Q4_0, Q4_1, Q5_0 and Q5_1 can") }
         guard rows > 0, cols > 0, cols % type.blockSize == 0 else {
             throw TensorError(op: "QuantizedMatrix", "\(type) needs rows of a multiple of \(type.blockSize) values, got [\(rows), \(cols)]")
         }
