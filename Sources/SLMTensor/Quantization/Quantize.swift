@@ -8,16 +8,17 @@
 /// - Q5_0: as Q4_0 with d = m / −16, q = min(31, trunc(x / d + 16.5)), x ≈ d·(q − 16).
 /// - Q5_1: as Q4_1 with d = (max − min) / 31, q = min(31, trunc((x − min) / d + 0.5)).
 ///   Both keep the low 4 bits of q as Q4's nibbles and bit 4 of value j as bit j of a u32 (`qh`).
+/// - Q4_K, Q5_K, Q6_K (blocks of 256): see `QuantizeK`.
 ///
 /// "x / d" is x times the Float32 reciprocal 1/d (0 when d is 0), and the product and the sum are
 /// rounded separately, without a fused multiply-add, as gguf-py computes them; d and min are
 /// stored as float16 rounded to nearest even. Block layouts: see `GGMLType.blockBytes`.
 public enum Quantize {
-    public static func supports(_ type: GGMLType) -> Bool { [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1].contains(type) }
+    public static func supports(_ type: GGMLType) -> Bool { [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K].contains(type) }
 
     /// Writes the count / 32 blocks of `type` that encode `values` to `out`.
     public static func run(_ type: GGMLType, _ values: UnsafePointer<Float>, count: Int, into out: UnsafeMutableRawPointer) {
-        precondition(supports(type), "quantize: \(type) is not one of Q8_0, Q4_0, Q4_1, Q5_0, Q5_1")
+        precondition(supports(type), "quantize: \(type) is not one of Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K")
         precondition(count % type.blockSize == 0, "quantize: \(count) values are not whole blocks of \(type.blockSize)")
         Parallel.forEachChunk(count / type.blockSize, minChunk: 64) { range in
             for b in range {
@@ -72,8 +73,10 @@ public enum Quantize {
             storeHalf(d, p)
             storeHalf(low, p + 2)
             storeFiveBits(x, p + 4) { v in fiveBits((v - low) * id + 0.5) }
+        case .q4_K, .q5_K: QuantizeK.q4Kq5K(five: type == .q5_K, x, p)
+        case .q6_K: QuantizeK.q6K(x, p)
         default:
-            preconditionFailure("quantize: \(type) is not one of Q8_0, Q4_0, Q4_1, Q5_0, Q5_1")
+            preconditionFailure("quantize: \(type) is not one of Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K")
         }
     }
 
@@ -111,7 +114,7 @@ public enum Quantize {
 }
 
 extension QuantizedMatrix {
-    /// `tensor` [rows, cols] quantized to `type` (Q8_0, Q4_0, Q4_1, Q5_0 or Q5_1).
+    /// `tensor` [rows, cols] quantized to `type` (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K or Q6_K).
     public init(quantizing tensor: Tensor, as type: GGMLType) throws {
         guard tensor.shape.count == 2 else { throw TensorError(op: "QuantizedMatrix", "quantizes a 2-D tensor, got \(tensor.shape)") }
         try self.init(type: type, rows: tensor.shape[0], cols: tensor.shape[1]) { range, out in
@@ -119,11 +122,11 @@ extension QuantizedMatrix {
         }
     }
 
-    /// A [rows, cols] matrix of `type` (Q8_0, Q4_0, Q4_1, Q5_0 or Q5_1) whose Float32 values `fill(range, out)`
+    /// A [rows, cols] matrix of `type` (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K or Q6_K) whose Float32 values `fill(range, out)`
     /// writes a few rows at a time into `out` ([range.count, cols]), so that a matrix too large to
     /// hold in Float32 never is.
     public init(type: GGMLType, rows: Int, cols: Int, quantizingRows fill: (Range<Int>, UnsafeMutablePointer<Float>) throws -> Void) throws {
-        guard Quantize.supports(type) else { throw TensorError(op: "QuantizedMatrix", "cannot quantize to \(type); Q8_0, Q4_0, Q4_1, Q5_0 and Q5_1 can") }
+        guard Quantize.supports(type) else { throw TensorError(op: "QuantizedMatrix", "cannot quantize to \(type); Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K can") }
         guard rows > 0, cols > 0, cols % type.blockSize == 0 else {
             throw TensorError(op: "QuantizedMatrix", "\(type) needs rows of a multiple of \(type.blockSize) values, got [\(rows), \(cols)]")
         }
