@@ -7,7 +7,7 @@ import SLMTraining
 /// `slm merge`: base + LoRA adapter → one deployable file, verified by reading it back.
 struct Merge: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Merge a LoRA adapter into its base model and export it as GGUF (for llama.cpp / ollama).",
+        abstract: "Merge a LoRA adapter into its base model and export it as GGUF (llama.cpp, ollama) or a Hugging Face folder.",
         discussion: """
             W' = W + s·B·A (s = lora_alpha / r, or lora_alpha / √r with rsLoRA). A quantized GGUF base is
             dequantized, merged in f32 and quantized once. The written file is read back and compared with
@@ -23,11 +23,14 @@ struct Merge: ParsableCommand {
     @Option(help: "The file to write.")
     var out: String
 
-    @Option(help: "Output format: gguf.")
+    @Option(help: "Output format: gguf (one file for llama.cpp / ollama) or safetensors (a Hugging Face folder).")
     var format = "gguf"
 
     @Option(help: "GGUF quantization: \(GGUFFileType.names).")
     var quant = "q8_0"
+
+    @Option(help: "safetensors element type: f32, f16 or bf16.")
+    var dtype = "f32"
 
     @Option(help: "A text file to verify on (e.g. held-out text; its first 256 tokens). Default: a built-in paragraph.")
     var probe: String?
@@ -39,7 +42,8 @@ struct Merge: ParsableCommand {
     var threads = 2
 
     func validate() throws {
-        guard format == "gguf" else { throw ValidationError("--format must be gguf, got \(format)") }
+        guard ["gguf", "safetensors"].contains(format) else { throw ValidationError("--format must be gguf or safetensors, got \(format)") }
+        guard SafetensorsWriter.DType(rawValue: dtype.uppercased()) != nil else { throw ValidationError("--dtype must be f32, f16 or bf16, got \(dtype)") }
         guard GGUFFileType(name: quant) != nil else { throw ValidationError("--quant must be one of \(GGUFFileType.names), got \(quant)") }
     }
 
@@ -57,6 +61,13 @@ struct Merge: ParsableCommand {
         let loaded = try MergeExport.loadBase(base, adapter: adapter)
         if !loaded.quantizedTypes.isEmpty {
             progress.message("the base is stored as \(loaded.quantizedTypes.map(\.description).joined(separator: ", ")): dequantized, merged in f32, quantized once to \(fileType.rawValue)")
+        }
+        if format == "safetensors" {
+            let result = try MergeExport.safetensors(
+                loaded, out: out, dtype: SafetensorsWriter.DType(rawValue: dtype.uppercased())!, probe: noVerify ? nil : probeText)
+            print(String(format: "wrote %@ (Hugging Face folder, %@) in %.2f s", out, dtype, result.seconds))
+            if let c = result.comparison { print(MergeReport.verification(c)) }
+            return
         }
         let result = try MergeExport.gguf(loaded, out: out, fileType: fileType, probe: noVerify ? nil : probeText) { done, total in
             if done == total || done % 25 == 0 { progress.message("writing \(out): \(done)/\(total) tensors") }

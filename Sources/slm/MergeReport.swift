@@ -15,14 +15,17 @@ enum MergeReport {
                 format: "%-6@ %9d %10.1f   %19.2e   %@ (%.2e)", type.description, reports.count,
                 Double(reports.map(\.bytes).reduce(0, +)) / 1_048_576, mean, worst.name, worst.relativeRMSError))
         }
-        if let c = r.comparison {
-            lines.append(String(format: "verify (re-read, vs base + adapter, %d probe tokens):", c.probeTokens))
-            lines.append(String(format: "  logits      max |Δ| %.4g   mean |Δ| %.4g", c.maxAbsLogitDifference, c.meanAbsLogitDifference))
-            lines.append(String(
-                format: "  perplexity  %.4f → %.4f (%+.3f%%)", c.referencePerplexity, c.exportPerplexity,
-                100 * (c.exportPerplexity / c.referencePerplexity - 1)))
-            lines.append("  greedy      \(c.sameGreedyOutput ? "same output" : "differs") (\(c.referenceGreedy.debugDescription) vs \(c.exportGreedy.debugDescription))")
-        }
+        if let c = r.comparison { lines.append(verification(c)) }
         return lines.joined(separator: "\n")
+    }
+
+    static func verification(_ c: ExportComparison) -> String {
+        [
+            String(format: "verify (re-read, vs base + adapter, %d probe tokens):", c.probeTokens),
+            String(format: "  logits      max |Δ| %.4g   mean |Δ| %.4g", c.maxAbsLogitDifference, c.meanAbsLogitDifference),
+            String(format: "  perplexity  %.4f → %.4f (%+.3f%%)", c.referencePerplexity, c.exportPerplexity,
+                   100 * (c.exportPerplexity / c.referencePerplexity - 1)),
+            "  greedy      \(c.sameGreedyOutput ? "same output" : "differs") (\(c.referenceGreedy.debugDescription) vs \(c.exportGreedy.debugDescription))",
+        ].joined(separator: "\n")
     }
 }

@@ -14,6 +14,25 @@ public enum MergeExport {
         public var comparison: ExportComparison?
     }
 
+    public struct FolderResult {
+        public var seconds: Double
+        public var comparison: ExportComparison?
+    }
+
+    /// Writes `base` (with its adapter) to the Hugging Face folder `out` in `dtype`; with a `probe`
+    /// text, loads the folder back and compares it with base + adapter.
+    public static func safetensors(_ base: ExportBase, out: String, dtype: SafetensorsWriter.DType, probe: String?) throws -> FolderResult {
+        let start = Date()
+        try HuggingFaceExport.write(base, dtype: dtype, to: out)
+        let seconds = Date().timeIntervalSince(start)
+        var comparison: ExportComparison?
+        if let probe {
+            let (exported, _) = try HuggingFaceModelLoader.load(folder: out)
+            comparison = try ExportComparison(reference: base.model, exported: exported, tokenizer: base.tokenizer, probe: probe)
+        }
+        return FolderResult(seconds: seconds, comparison: comparison)
+    }
+
     /// Loads `basePath` (a .gguf file or a Hugging Face folder) and attaches the PEFT adapter in
     /// `adapterPath` when there is one; an adapter that does not fit the model is refused naming the tensor.
     public static func loadBase(_ basePath: String, adapter adapterPath: String?) throws -> ExportBase {

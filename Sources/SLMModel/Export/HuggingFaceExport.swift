@@ -1,0 +1,138 @@
+import Foundation
+import SLMTensor
+
+/// Writes a model (adapters merged) as a Hugging Face folder that transformers and vLLM load:
+/// ```
+/// config.json              the base's own (dtype updated), or built from GGUF metadata: LlamaForCausalLM,
+///                          hidden_size, num_*, head_dim, rms_norm_eps, rope_theta (+ linear rope_scaling),
+///                          max_position_embeddings, tie_word_embeddings, vocab_size, bos/eos_token_id
+/// model.safetensors        transformers' Llama names ([out, in]) in F32, F16 or BF16
+/// tokenizer.json           the base's own, or built from GGUF's vocabulary, merges and pre-tokenizer name
+/// tokenizer_config.json    the base's own, or bos/eos/unk/pad tokens and the chat template
+/// generation_config.json   the base's own, or bos/eos (and pad) token ids
+/// ```
+/// A Hugging Face base also keeps its chat_template.jinja.
+public enum HuggingFaceExport {
+    public static func write(_ base: ExportBase, dtype: SafetensorsWriter.DType, to folder: String) throws {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let model = base.model
+        var entries = [SafetensorsWriter.Entry(name: "model.embed_tokens.weight", shape: model.embedTokens.shape) { model.embedTokens }]
+        for (n, layer) in model.layers.enumerated() {
+            let w = layer.weights, p = "model.layers.\(n)."
+            entries.append(.init(name: p + "input_layernorm.weight", shape: w.inputLayernorm.shape) { w.inputLayernorm })
+            entries.append(.init(name: p + "post_attention_layernorm.weight", shape: w.postAttentionLayernorm.shape) { w.postAttentionLayernorm })
+            for (module, path) in DecoderLayerWeights.projections {
+                let weight = w[keyPath: path]
+                entries.append(.init(name: p + module + ".weight", shape: weight.shape) { try GGUFExport.denseWeight(weight) })
+            }
+        }
+        entries.append(.init(name: "model.norm.weight", shape: model.norm.shape) { model.norm })
+        let tied = model.lmHead === model.embedTokens
+        if !tied { entries.append(.init(name: "lm_head.weight", shape: model.lmHead.shape) { model.lmHead }) }
+        try SafetensorsWriter.write(entries, metadata: ["format": "pt"], dtype: dtype, to: folder + "/model.safetensors")
+
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: base.path, isDirectory: &isDirectory), isDirectory.boolValue {
+            var config = try GGUFLlamaMetadata.jsonObject(base.path + "/config.json") ?? [:]
+            config["torch_dtype"] = nil
+            config["dtype"] = dtype.torchName
+            try writeJSON(config, to: folder + "/config.json")
+            for name in ["tokenizer.json", "tokenizer_config.json", "generation_config.json", "chat_template.jinja"] {
+                let source = base.path + "/" + name
+                guard FileManager.default.fileExists(atPath: source) else { continue }
+                guard let data = FileManager.default.contents(atPath: source) else { throw FormatError(file: source, field: nil, "cannot read") }
+                try AtomicFile.write(data, to: folder + "/" + name)
+            }
+            if !FileManager.default.fileExists(atPath: folder + "/generation_config.json") {
+                try writeJSON(generationConfig(base), to: folder + "/generation_config.json")
+            }
+            return
+        }
+        try writeJSON(try config(base, dtype: dtype, tied: tied), to: folder + "/config.json")
+        try writeJSON(tokenizerJSON(base.tokenizer), to: folder + "/tokenizer.json")
+        try writeJSON(tokenizerConfig(base), to: folder + "/tokenizer_config.json")
+        try writeJSON(generationConfig(base), to: folder + "/generation_config.json")
+    }
+
+    static func metadataInt(_ base: ExportBase, _ key: String) -> Int? { base.metadata.first { $0.key == key }?.value.integer }
+
+    static func config(_ base: ExportBase, dtype: SafetensorsWriter.DType, tied: Bool) throws -> [String: Any] {
+        let c = base.model.config
+        guard base.ropeFactors == nil else {
+            throw FormatError(file: base.path, field: "rope_freqs.weight", "Llama 3 rope scaling cannot be turned back into config.json's rope_scaling; export from the Hugging Face folder instead")
+        }
+        let theta = base.metadata.first { $0.key == "\(c.architecture).rope.freq_base" }?.value.double ?? 10_000
+        var config: [String: Any] = [
+            "architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": c.vocabSize, "hidden_size": c.hiddenSize,
+            "intermediate_size": c.intermediateSize, "num_hidden_layers": c.layers, "num_attention_heads": c.heads,
+            "num_key_value_heads": c.kvHeads, "head_dim": c.headDim, "hidden_act": "silu", "rms_norm_eps": Double(c.rmsNormEps),
+            "max_position_embeddings": c.maxPositions, "tie_word_embeddings": tied, "rope_theta": theta, "attention_bias": false,
+            "mlp_bias": false, "dtype": dtype.torchName,
+        ]
+        if base.metadata.first(where: { $0.key == "\(c.architecture).rope.scaling.type" })?.value.string == "linear",
+           let factor = base.metadata.first(where: { $0.key == "\(c.architecture).rope.scaling.factor" })?.value.double {
+            config["rope_scaling"] = ["rope_type": "linear", "factor": factor]
+        }
+        for (key, gguf) in [("bos_token_id", "bos"), ("eos_token_id", "eos"), ("pad_token_id", "padding")] {
+            if let id = metadataInt(base, "tokenizer.ggml.\(gguf)_token_id") { config[key] = id }
+        }
+        return config
+    }
+
+    static func generationConfig(_ base: ExportBase) -> [String: Any] {
+        var config: [String: Any] = [:]
+        if let id = base.tokenizer.bosTokenId { config["bos_token_id"] = Int(id) }
+        if let id = base.tokenizer.eosTokenId { config["eos_token_id"] = Int(id) }
+        if let id = metadataInt(base, "tokenizer.ggml.padding_token_id") { config["pad_token_id"] = id }
+        return config
+    }
+
+    static func tokenizerConfig(_ base: ExportBase) -> [String: Any] {
+        var config: [String: Any] = ["tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": base.model.config.maxPositions]
+        let tokens = base.tokenizer.tokens
+        for (key, gguf) in [("bos_token", "bos"), ("eos_token", "eos"), ("unk_token", "unknown"), ("pad_token", "padding")] {
+            if let id = metadataInt(base, "tokenizer.ggml.\(gguf)_token_id"), id >= 0, id < tokens.count { config[key] = tokens[id] }
+        }
+        if let add = base.metadata.first(where: { $0.key == "tokenizer.ggml.add_bos_token" })?.value, case .bool(let b) = add { config["add_bos_token"] = b }
+        if let template = base.chatTemplate { config["chat_template"] = template }
+        return config
+    }
+
+    /// A byte-level BPE tokenizer.json in the `tokenizers` library's format.
+    static func tokenizerJSON(_ tokenizer: BPETokenizer) -> [String: Any] {
+        let byteLevel: [String: Any] = ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true]
+        let pre: [String: Any]
+        switch tokenizer.preTokenizer.pattern {
+        case .gpt2 where tokenizer.preTokenizer.isolateDigits:
+            pre = ["type": "Sequence", "pretokenizers": [["type": "Digits", "individual_digits": true], byteLevel]]
+        case .gpt2: pre = byteLevel
+        case .llama3, .qwen2:
+            let regex = tokenizer.preTokenizer.pattern == .llama3 ? PreTokenizer.llama3Regex : PreTokenizer.qwen2Regex
+            pre = ["type": "Sequence", "pretokenizers": [
+                ["type": "Split", "pattern": ["Regex": regex], "behavior": "Isolated", "invert": false],
+                ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false],
+            ]]
+        }
+        var vocab: [String: Int] = [:]
+        for (id, token) in tokenizer.tokens.enumerated() where vocab[token] == nil { vocab[token] = id }
+        let added = tokenizer.addedTokens.sorted { $0.value.id < $1.value.id }.map { content, entry -> [String: Any] in
+            ["id": Int(entry.id), "content": content, "single_word": false, "lstrip": false, "rstrip": false,
+             "normalized": false, "special": entry.special]
+        }
+        return [
+            "version": "1.0", "truncation": NSNull(), "padding": NSNull(), "added_tokens": added, "normalizer": NSNull(),
+            "pre_tokenizer": pre,
+            "post_processor": ["type": "ByteLevel", "add_prefix_space": true, "trim_offsets": false, "use_regex": true],
+            "decoder": ["type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true],
+            "model": [
+                "type": "BPE", "dropout": NSNull(), "unk_token": NSNull(), "continuing_subword_prefix": NSNull(),
+                "end_of_word_suffix": NSNull(), "fuse_unk": false, "byte_fallback": false, "ignore_merges": false,
+                "vocab": vocab, "merges": tokenizer.mergePairs.map { [$0.0, $0.1] },
+            ] as [String: Any],
+        ]
+    }
+
+    static func writeJSON(_ object: [String: Any], to path: String) throws {
+        try AtomicFile.write(try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]), to: path)
+    }
+}
