@@ -23,7 +23,7 @@ struct Merge: ParsableCommand {
     @Option(help: "The file to write.")
     var out: String
 
-    @Option(help: "Output format: gguf (one file for llama.cpp / ollama) or safetensors (a Hugging Face folder).")
+    @Option(help: "Output format: gguf (one file for llama.cpp / ollama, with a NAME.Modelfile beside it), safetensors (a Hugging Face folder), or lora-gguf (the adapter alone, in llama.cpp's LoRA format).")
     var format = "gguf"
 
     @Option(help: "GGUF quantization: \(GGUFFileType.names).")
@@ -42,7 +42,8 @@ struct Merge: ParsableCommand {
     var threads = 2
 
     func validate() throws {
-        guard ["gguf", "safetensors"].contains(format) else { throw ValidationError("--format must be gguf or safetensors, got \(format)") }
+        guard ["gguf", "safetensors", "lora-gguf"].contains(format) else { throw ValidationError("--format must be gguf, safetensors or lora-gguf, got \(format)") }
+        guard format != "lora-gguf" || adapter != nil else { throw ValidationError("--format lora-gguf writes an adapter: give --adapter") }
         guard SafetensorsWriter.DType(rawValue: dtype.uppercased()) != nil else { throw ValidationError("--dtype must be f32, f16 or bf16, got \(dtype)") }
         guard GGUFFileType(name: quant) != nil else { throw ValidationError("--quant must be one of \(GGUFFileType.names), got \(quant)") }
     }
@@ -62,6 +63,12 @@ struct Merge: ParsableCommand {
         if !loaded.quantizedTypes.isEmpty {
             progress.message("the base is stored as \(loaded.quantizedTypes.map(\.description).joined(separator: ", ")): dequantized, merged in f32, quantized once to \(fileType.rawValue)")
         }
+        if format == "lora-gguf" {
+            let name = URL(fileURLWithPath: adapter!).standardizedFileURL.lastPathComponent
+            try LoRAAdapterGGUF.write(loaded.model, architecture: loaded.model.config.architecture, name: name, to: out)
+            print("wrote \(out) (LoRA adapter for llama.cpp: llama-cli -m BASE.gguf --lora \(out))")
+            return
+        }
         if format == "safetensors" {
             let result = try MergeExport.safetensors(
                 loaded, out: out, dtype: SafetensorsWriter.DType(rawValue: dtype.uppercased())!, probe: noVerify ? nil : probeText)
@@ -73,5 +80,6 @@ struct Merge: ParsableCommand {
             if done == total || done % 25 == 0 { progress.message("writing \(out): \(done)/\(total) tensors") }
         }
         print(MergeReport.text(result, out: out, fileType: fileType))
+        print("ollama: \(try OllamaModelfile.write(for: out, base: loaded)) (ollama create NAME -f that file)")
     }
 }
