@@ -1,11 +1,33 @@
 import Foundation
 import SLMModel
 import SLMTensor
+import SLMTraining
 
-/// The text `slm merge` prints: size, per-type error, and the verification against base + adapter.
+/// Runs an export (`slm merge`, or a recipe's `export:` section after `slm train`) and prints what it
+/// wrote: size, per-type error, and the verification against base + adapter.
 enum MergeReport {
+    static func run(_ request: MergeExport.Request, progress: ProgressReporter) throws {
+        progress.message("exporting \(request.base)\(request.adapter.map { " + adapter \($0)" } ?? "") to \(request.out) (\(request.format.rawValue))")
+        let outcome = try MergeExport.run(request) { done, total in
+            if done == total || done % 25 == 0 { progress.message("writing \(request.out): \(done)/\(total) tensors") }
+        }
+        switch outcome {
+        case .adapter:
+            print("wrote \(request.out) (LoRA adapter for llama.cpp: llama-cli -m BASE.gguf --lora \(request.out))")
+        case .folder(let result):
+            print(String(format: "wrote %@ (Hugging Face folder, %@) in %.2f s", request.out, request.dtype.torchName, result.seconds))
+            if let c = result.comparison { print(verification(c)) }
+        case .gguf(let result, let modelfile):
+            print(text(result, out: request.out, fileType: request.fileType))
+            print("ollama: \(modelfile) (ollama create NAME -f that file)")
+        }
+    }
+
     static func text(_ r: MergeExport.GGUFResult, out: String, fileType: GGUFFileType) -> String {
         var lines = [String(format: "wrote %@ (%@, %.1f MiB) in %.2f s", out, fileType.rawValue, Double(r.fileBytes) / 1_048_576, r.seconds)]
+        if !r.base.quantizedTypes.isEmpty {
+            lines.append("the base was stored as \(r.base.quantizedTypes.map(\.description).joined(separator: ", ")): dequantized, merged in f32, quantized once; the errors below are that one quantization's")
+        }
         let byType = Dictionary(grouping: r.tensors, by: \.type).sorted { $0.key.rawValue < $1.key.rawValue }
         lines.append("type     tensors        MiB   mean rel. RMS error   worst tensor")
         for (type, reports) in byType {

@@ -38,6 +38,15 @@ struct Train: ParsableCommand {
             progress.message("\(trainer.totalSteps) optimizer steps; run folder \(recipe.output.dir)")
             let summary = try trainer.run(resume: resume, saveInitialAdapter: saveInitialAdapter)
             report(summary)
+            if let export = recipe.export {
+                let request = MergeExport.Request(
+                    base: recipe.model.path, adapter: summary.result, out: export.exportPath(outputDir: recipe.output.dir),
+                    format: export.format, fileType: export.quant, dtype: export.dtype.safetensors,
+                    probe: export.verify ? ExportComparison.defaultProbe : nil)
+                try FileManager.default.createDirectory(
+                    atPath: (request.out as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try MergeReport.run(request, progress: progress)
+            }
         } catch let error as TrainingError {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode.failure

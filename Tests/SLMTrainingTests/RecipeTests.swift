@@ -206,13 +206,13 @@ final class RecipeTests: XCTestCase {
               trainable: ["*"]
               learning_rate: 1e-4
             export:
-              format: gguf
+              format: ggufx
             """)
         XCTAssertEqual(located(found), [
             "recipes/test.yaml:2: model.path", "recipes/test.yaml:3: model.chat_template", "recipes/test.yaml:5: lora.r",
             "recipes/test.yaml:8: lora.target_modules", "recipes/test.yaml:9: data.train", "recipes/test.yaml:10: data.heldout_fraction",
             "recipes/test.yaml:13: train.epochs", "recipes/test.yaml:14: train.warmup_steps", "recipes/test.yaml:15: train.batch_size",
-            "recipes/test.yaml:16: train.trainable", "recipes/test.yaml:17: train.learning_rate", "recipes/test.yaml:18: export",
+            "recipes/test.yaml:16: train.trainable", "recipes/test.yaml:17: train.learning_rate", "recipes/test.yaml:19: export.format",
         ])
         XCTAssertEqual(found.map(\.message), [
             "no such file or folder: /nonexistent/model",
@@ -226,7 +226,7 @@ final class RecipeTests: XCTestCase {
             "expected an integer, got the string \"four\"",
             "only applies to full fine-tuning (no lora section); LoRA trains the adapters of lora.target_modules",
             "unknown key learning_rate; did you mean lr?",
-            "the export section is not supported yet",
+            "ggufx is not allowed; did you mean gguf? allowed: gguf, safetensors, lora-gguf",
         ])
         XCTAssertEqual(found[2].description, "recipes/test.yaml:5: lora.r: must be at least 1, got 0")
     }
@@ -368,7 +368,7 @@ final class RecipeTests: XCTestCase {
     func testUnsupportedSections() {
         XCTAssertEqual(problems(minimal + "distillation:\n  teacher: big.gguf\nexport: {}\n").map(\.description), [
             "recipes/test.yaml:5: distillation: the distillation section is not supported yet",
-            "recipes/test.yaml:7: export: the export section is not supported yet",
+            "recipes/test.yaml:7: export: exports merge the trained LoRA adapter; a full fine-tuning run (no lora section) cannot use it yet",
         ])
     }
 
@@ -429,8 +429,12 @@ final class RecipeTests: XCTestCase {
                                "train.seed=18446744073709551615", "output.dir=runs/x y"]),
             try load(minimal, ["lora.r=4", "lora.alpha=7.5", "lora.dropout=0.3", "lora.use_rslora=true", "data.heldout=\(path("heldout.jsonl"))",
                                "model.keep_quantized=true", "data.format=alpaca", "train.schedule=constant", "train.threads=3",
-                               "eval.max_samples=9", "train.weight_decay=0.1", "train.epochs=0.3", "train.adam_beta2=0.98"]),
+                               "eval.max_samples=9", "train.weight_decay=0.1", "train.epochs=0.3", "train.adam_beta2=0.98",
+                               "export.format=safetensors", "export.quant=q4_k_m", "export.dtype=bf16", "export.path=out/x", "export.verify=false"]),
         ]
+        XCTAssertEqual(recipes[2].export?.exportPath(outputDir: "runs/r"), "out/x")
+        XCTAssertEqual(recipes[2].export?.quant, .q4_k_m)
+        XCTAssertNil(recipes[0].export)
         XCTAssertEqual(recipes[1].model.name, "true")
         XCTAssertEqual(recipes[1].train.seed, UInt64.max)
         for recipe in recipes {

@@ -5,6 +5,59 @@ import SLMTensor
 /// (W + s·B·A, merged tensor by tensor while writing), then read the written file back and compare
 /// it with base + adapter.
 public enum MergeExport {
+    /// What to write: a GGUF file (with an ollama Modelfile beside it), a Hugging Face folder, or
+    /// the adapter alone in llama.cpp's LoRA GGUF format.
+    public enum Format: String, CaseIterable, Sendable {
+        case gguf, safetensors, loraGGUF = "lora-gguf"
+    }
+
+    /// One export, as `slm merge`'s options or a recipe's `export:` section give it.
+    public struct Request: Sendable {
+        public var base: String
+        public var adapter: String?
+        public var out: String
+        public var format: Format
+        public var fileType: GGUFFileType
+        public var dtype: SafetensorsWriter.DType
+        /// The text to verify on; nil: no verification.
+        public var probe: String?
+
+        public init(base: String, adapter: String?, out: String, format: Format, fileType: GGUFFileType, dtype: SafetensorsWriter.DType, probe: String?) {
+            self.base = base
+            self.adapter = adapter
+            self.out = out
+            self.format = format
+            self.fileType = fileType
+            self.dtype = dtype
+            self.probe = probe
+        }
+    }
+
+    public enum Outcome {
+        case gguf(GGUFResult, modelfile: String)
+        case folder(FolderResult)
+        case adapter
+    }
+
+    /// Loads the base and adapter and writes what `request` asks for; `progress(done, total)` while a GGUF is written.
+    public static func run(_ request: Request, progress: (Int, Int) -> Void = { _, _ in }) throws -> Outcome {
+        guard request.format != .loraGGUF || request.adapter != nil else {
+            throw FormatError(file: request.out, field: nil, "a lora-gguf export writes an adapter, and none was given")
+        }
+        let loaded = try loadBase(request.base, adapter: request.adapter)
+        switch request.format {
+        case .loraGGUF:
+            let name = URL(fileURLWithPath: request.adapter!).standardizedFileURL.lastPathComponent
+            try LoRAAdapterGGUF.write(loaded.model, architecture: loaded.model.config.architecture, name: name, to: request.out)
+            return .adapter
+        case .safetensors:
+            return .folder(try safetensors(loaded, out: request.out, dtype: request.dtype, probe: request.probe))
+        case .gguf:
+            let result = try gguf(loaded, out: request.out, fileType: request.fileType, probe: request.probe, progress: progress)
+            return .gguf(result, modelfile: try OllamaModelfile.write(for: request.out, base: loaded))
+        }
+    }
+
     public struct GGUFResult {
         public var base: ExportBase
         public var tensors: [GGUFExport.TensorReport]

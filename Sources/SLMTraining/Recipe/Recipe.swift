@@ -1,3 +1,5 @@
+import SLMModel
+
 /// A training run as a recipe file describes it, with every default filled in. `docs/recipes.md`
 /// documents each key; `RecipeLoader` reads and validates the YAML (snake_case keys).
 public struct Recipe: Sendable, Equatable {
@@ -8,14 +10,20 @@ public struct Recipe: Sendable, Equatable {
     public var train: TrainSection
     public var output: OutputSection
     public var eval: EvalSection
+    /// nil: nothing is exported after training.
+    public var export: ExportSection?
 
-    public init(model: ModelSection, lora: LoRASection?, data: DataSection, train: TrainSection, output: OutputSection, eval: EvalSection) {
+    public init(
+        model: ModelSection, lora: LoRASection?, data: DataSection, train: TrainSection, output: OutputSection, eval: EvalSection,
+        export: ExportSection? = nil
+    ) {
         self.model = model
         self.lora = lora
         self.data = data
         self.train = train
         self.output = output
         self.eval = eval
+        self.export = export
     }
 
     public struct ModelSection: Sendable, Equatable {
@@ -141,5 +149,36 @@ public struct Recipe: Sendable, Equatable {
         public var maxNewTokens = 64
 
         public init() {}
+    }
+
+    /// Run after training, as `slm merge` would with the trained adapter (LoRA runs only).
+    public struct ExportSection: Sendable, Equatable {
+        public var format: MergeExport.Format = .gguf
+        /// GGUF quantization.
+        public var quant: GGUFFileType = .q8_0
+        /// safetensors element type.
+        public var dtype: ExportDType = .f16
+        /// Where to write; nil: `exportPath(outputDir:)`.
+        public var path: String?
+        /// Read the export back and compare it with base + adapter.
+        public var verify = true
+
+        public init() {}
+
+        /// `output.dir`/export/model-QUANT.gguf, model-DTYPE (a folder), or adapter.gguf.
+        public func exportPath(outputDir: String) -> String {
+            if let path { return path }
+            switch format {
+            case .gguf: return outputDir + "/export/model-\(quant.rawValue).gguf"
+            case .safetensors: return outputDir + "/export/model-\(dtype.rawValue)"
+            case .loraGGUF: return outputDir + "/export/adapter.gguf"
+            }
+        }
+    }
+
+    public enum ExportDType: String, Sendable, CaseIterable {
+        case f32, f16, bf16
+
+        public var safetensors: SafetensorsWriter.DType { SafetensorsWriter.DType(rawValue: rawValue.uppercased())! }
     }
 }

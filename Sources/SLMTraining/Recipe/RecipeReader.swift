@@ -6,14 +6,14 @@ import Yams
 enum RecipeReader {
     /// The projections LoRA can adapt, by their Hugging Face names (`qkv_proj` and `gate_up_proj`: Phi-3's fused ones).
     static let targetModules = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "qkv_proj", "gate_up_proj"]
-    static let unsupportedSections = ["distillation", "export"]
+    static let unsupportedSections = ["distillation"]
 
     /// `recipeName`: the file's name without extension, for the default `output.dir`.
     static func read(_ root: Node, recipeName: String, log: ProblemLog) -> Recipe {
         let top = RecipeSectionReader(name: "", sectionKey: nil, value: root, log: log)
-        let sections = ["model", "lora", "data", "train", "output", "eval"].map(top.section)
-        let (modelSection, loraSection, dataSection, trainSection, outputSection, evalSection) =
-            (sections[0], sections[1], sections[2], sections[3], sections[4], sections[5])
+        let sections = ["model", "lora", "data", "train", "output", "eval", "export"].map(top.section)
+        let (modelSection, loraSection, dataSection, trainSection, outputSection, evalSection, exportSection) =
+            (sections[0], sections[1], sections[2], sections[3], sections[4], sections[5], sections[6])
         for name in unsupportedSections where top.value(name) != nil {
             top.logProblem(name, "the \(name) section is not supported yet", atKey: true)
         }
@@ -25,7 +25,11 @@ enum RecipeReader {
             data: data(dataSection),
             train: train(trainSection),
             output: output(outputSection, recipeName: recipeName),
-            eval: eval(evalSection))
+            eval: eval(evalSection),
+            export: exportSection.isPresent ? export(exportSection) : nil)
+        if exportSection.isPresent, !loraSection.isPresent {
+            top.logProblem("export", "exports merge the trained LoRA adapter; a full fine-tuning run (no lora section) cannot use it yet", atKey: true)
+        }
         if loraSection.isPresent, trainSection.isGiven("trainable") {
             trainSection.logProblem("trainable", "only applies to full fine-tuning (no lora section); LoRA trains the adapters of lora.target_modules")
         }
@@ -106,6 +110,16 @@ enum RecipeReader {
             s.logProblem("warmup_steps", "is \(train.warmupSteps), more than steps (\(steps))")
         }
         return train
+    }
+
+    private static func export(_ s: RecipeSectionReader) -> Recipe.ExportSection {
+        var export = Recipe.ExportSection()
+        s.choice("format", &export.format)
+        s.choice("quant", &export.quant)
+        s.choice("dtype", &export.dtype)
+        s.string("path", &export.path)
+        s.bool("verify", &export.verify)
+        return export
     }
 
     private static func output(_ s: RecipeSectionReader, recipeName: String) -> Recipe.OutputSection {

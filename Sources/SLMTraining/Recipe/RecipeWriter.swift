@@ -50,6 +50,12 @@ public enum RecipeWriter {
             ("every", "\(e.every)"), ("at_start", "\(e.atStart)"), ("max_samples", e.maxSamples.map { "\($0)" } ?? "null"),
             ("generate", "\(e.generate)"), ("max_new_tokens", "\(e.maxNewTokens)"),
         ])
+        if let x = recipe.export {
+            section("export", [
+                ("format", x.format.rawValue), ("quant", x.quant.rawValue), ("dtype", x.dtype.rawValue),
+                ("path", x.path.map(quoted) ?? "null"), ("verify", "\(x.verify)"),
+            ])
+        }
         return out
     }
 

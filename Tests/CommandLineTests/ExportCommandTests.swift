@@ -1,0 +1,55 @@
+import Foundation
+import SLMTestSupport
+import XCTest
+
+/// `slm train` with an `export:` section writes the merged model at the end of the run, and
+/// `slm merge` refuses an adapter for another model without leaving a file.
+final class ExportCommandTests: XCTestCase {
+    var run: TinyRunFolder!
+    var folder: String { run.path }
+
+    override func setUpWithError() throws {
+        run = try TinyRunFolder(prefix: "slm-export")
+        try run.writeTexts(lines: 8, seed: 5) { draw in 2 + draw() % 6 }
+    }
+
+    override func tearDown() { run.remove() }
+
+    func testTrainingRunEndsWithTheRecipesExport() throws {
+        try run.writeRecipe("""
+              sequence_length: 32
+            lora:
+              r: 4
+              target_modules: [q_proj, v_proj]
+            train:
+              steps: 2
+              batch_size: 2
+            output:
+              dir: \(folder)/run
+            eval:
+              at_start: false
+              generate: false
+            export:
+              format: gguf
+              quant: q8_0
+            """)
+        let process = try slm(["train", run.recipe], captureError: true)
+        XCTAssertEqual(process.waitForExit(), 0, process.errorText)
+        for file in ["run/export/model-q8_0.gguf", "run/export/model-q8_0.Modelfile"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: folder + "/" + file), file)
+        }
+    }
+
+    func testMismatchedAdapterIsRefusedAndNothingIsWritten() throws {
+        let out = folder + "/model.gguf"
+        let base = folder + "/llama3"
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        for (name, source) in [("config.json", "hf_llama3_f16/config.json"), ("model.safetensors", "hf_llama3_f16/model.safetensors"), ("tokenizer.json", "hf_llama/tokenizer.json")] {
+            try FileManager.default.copyItem(atPath: Fixture.path(source), toPath: base + "/" + name)
+        }
+        let process = try slm(["merge", "--base", base, "--adapter", Fixture.path("peft_adapter"), "--out", out], captureError: true)
+        XCTAssertNotEqual(process.waitForExit(), 0)
+        XCTAssertTrue(process.errorText.contains("self_attn.q_proj.lora_B.weight"), process.errorText)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.contains("model.gguf") }, [])
+    }
+}
