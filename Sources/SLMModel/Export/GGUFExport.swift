@@ -1,5 +1,6 @@
 import Foundation
 import SLMTensor
+import Synchronization
 
 /// Writes a Llama-family `Transformer` as a GGUF file llama.cpp runs.
 ///
@@ -137,16 +138,29 @@ public enum GGUFExport {
         return out
     }
 
+    /// Decoded block by block on the worker threads; the per-chunk sums are added in chunk order,
+    /// so the figure does not depend on scheduling.
     static func relativeRMSError(_ values: Tensor, encoded: UnsafeRawBufferPointer, type: GGMLType) -> Double {
         guard type != .f32 else { return 0 }
-        let decoded = Tensor(uninitialized: values.shape)
-        Dequantize.run(type, encoded, count: values.count, into: decoded.data)
-        var error = 0.0, norm = 0.0
-        for i in 0..<values.count {
-            let x = Double(values.data[i]), d = x - Double(decoded.data[i])
-            error += d * d
-            norm += x * x
+        let blocks = values.count / type.blockSize
+        let sums = Mutex([Int: (error: Double, norm: Double)]())
+        Parallel.forEachChunk(blocks, minChunk: 256) { range in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: type.blockSize) { decoded in
+                var error = 0.0, norm = 0.0
+                for b in range {
+                    let bytes = UnsafeRawBufferPointer(rebasing: encoded[(b * type.blockBytes)..<((b + 1) * type.blockBytes)])
+                    Dequantize.run(type, bytes, count: type.blockSize, into: decoded.baseAddress!, threaded: false)
+                    let x = values.data + b * type.blockSize
+                    for i in 0..<type.blockSize {
+                        let d = Double(x[i]) - Double(decoded[i])
+                        error += d * d
+                        norm += Double(x[i]) * Double(x[i])
+                    }
+                }
+                sums.withLock { $0[range.lowerBound] = (error, norm) }
+            }
         }
+        let (error, norm) = sums.withLock { $0 }.sorted { $0.key < $1.key }.reduce((0.0, 0.0)) { ($0.0 + $1.value.error, $0.1 + $1.value.norm) }
         return norm > 0 ? (error / norm).squareRoot() : error.squareRoot()
     }
 

@@ -77,7 +77,7 @@ public enum GGUFWriter {
                 let size = padded(entry.byteCount)
                 let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(size, 1), alignment: 64)
                 defer { buffer.deallocate() }
-                buffer.initializeMemory(as: UInt8.self, repeating: 0)
+                UnsafeMutableRawBufferPointer(rebasing: buffer[entry.byteCount..<size]).initializeMemory(as: UInt8.self, repeating: 0)
                 try entry.encode(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<entry.byteCount]))
                 try handle.write(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[0..<size]))
                 progress(n + 1, tensors.count)

@@ -2,11 +2,16 @@
 
 /// Dequantization of ggml's block formats to Float32, block by block, as ggml defines them.
 public enum Dequantize {
-    /// Writes `count` values decoded from `bytes` (which must hold count / blockSize blocks) to `out`.
-    public static func run(_ type: GGMLType, _ bytes: UnsafeRawBufferPointer, count: Int, into out: UnsafeMutablePointer<Float>) {
+    /// Writes `count` values decoded from `bytes` (which must hold count / blockSize blocks) to `out`,
+    /// on the worker threads unless `threaded` is false (for a caller that is one of them).
+    public static func run(_ type: GGMLType, _ bytes: UnsafeRawBufferPointer, count: Int, into out: UnsafeMutablePointer<Float>, threaded: Bool = true) {
         let blocks = count / type.blockSize
         precondition(bytes.count >= blocks * type.blockBytes, "dequantize: \(bytes.count) bytes cannot hold \(blocks) \(type) blocks")
         guard let base = bytes.baseAddress, blocks > 0 else { return }
+        guard threaded else {
+            for b in 0..<blocks { block(type, base + b * type.blockBytes, out + b * type.blockSize) }
+            return
+        }
         Parallel.forEachChunk(blocks, minChunk: 64) { range in
             for b in range {
                 block(type, base + b * type.blockBytes, out + b * type.blockSize)

@@ -23,25 +23,34 @@ enum QuantizeK {
 
     /// Q4_K (`five` false) or Q5_K (`five` true) of the 256 values at `x`.
     static func q4Kq5K(five: Bool, _ x: UnsafePointer<Float>, _ p: UnsafeMutableRawPointer) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256 + 32 + 12) { bytes in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 32 + 16) { floats in
+                q4Kq5K(five: five, x, p, levels: bytes.baseAddress!, trial: bytes.baseAddress! + 256, packed: bytes.baseAddress! + 288,
+                       weights: floats.baseAddress!, scales: floats.baseAddress! + 32, mins: floats.baseAddress! + 40)
+            }
+        }
+    }
+
+    private static func q4Kq5K(
+        five: Bool, _ x: UnsafePointer<Float>, _ p: UnsafeMutableRawPointer, levels: UnsafeMutablePointer<UInt8>,
+        trial: UnsafeMutablePointer<UInt8>, packed: UnsafeMutablePointer<UInt8>, weights: UnsafeMutablePointer<Float>,
+        scales: UnsafeMutablePointer<Float>, mins: UnsafeMutablePointer<Float>
+    ) {
         let nmax = five ? 31 : 15
-        var levels = [UInt8](repeating: 0, count: 256)
-        var scales = [Float](repeating: 0, count: 8), mins = [Float](repeating: 0, count: 8)
         var maxScale: Float = 0, maxMin: Float = 0
         for j in 0..<8 {
             let sub = x + 32 * j
             var sumX2: Float = 0
             for l in 0..<32 { sumX2 += sub[l] * sub[l] }
             let average = (sumX2 / 32).squareRoot()
-            let weights = (0..<32).map { average + abs(sub[$0]) }
-            (scales[j], mins[j]) = levels.withUnsafeMutableBufferPointer {
-                bestScaleAndMin(nmax: nmax, sub, weights, $0.baseAddress! + 32 * j,
-                                rmin: five ? -0.5 : -1, rdelta: 0.1, steps: five ? 15 : 20)
-            }
+            for l in 0..<32 { weights[l] = average + abs(sub[l]) }
+            (scales[j], mins[j]) = bestScaleAndMin(
+                nmax: nmax, n: 32, sub, weights, levels + 32 * j, trial: trial, rmin: five ? -0.5 : -1, rdelta: 0.1, steps: five ? 15 : 20)
             if scales[j] > maxScale { maxScale = scales[j] }  // strict, as ggml: a −0 min must not replace 0
             if mins[j] > maxMin { maxMin = mins[j] }
         }
         let inverseScale: Float = maxScale > 0 ? 63 / maxScale : 0, inverseMin: Float = maxMin > 0 ? 63 / maxMin : 0
-        var packed = [UInt8](repeating: 0, count: 12)
+        for j in 0..<12 { packed[j] = 0 }
         for j in 0..<8 {
             let ls = min(63, UInt8(truncatingIfNeeded: nearest(inverseScale * scales[j])))
             let lm = min(63, UInt8(truncatingIfNeeded: nearest(inverseMin * mins[j])))
@@ -83,7 +92,7 @@ enum QuantizeK {
 
     /// Sub-block j's 6-bit scale and min from the 12 packed bytes (ggml's `get_scale_min_k4`).
     @inline(__always)
-    static func scaleAndMin(_ j: Int, _ q: [UInt8]) -> (UInt8, UInt8) {
+    static func scaleAndMin(_ j: Int, _ q: UnsafePointer<UInt8>) -> (UInt8, UInt8) {
         if j < 4 { return (q[j] & 63, q[j + 4] & 63) }
         return ((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4), (q[j + 4] >> 4) | ((q[j] >> 6) << 4))
     }
@@ -91,10 +100,9 @@ enum QuantizeK {
     /// ggml's `make_qkx2_quants` (squared error): levels L in 0...nmax and (scale, min) with
     /// x ≈ scale·L − min, min ≥ 0, trying grids of nmax + rmin + rdelta·k steps over [min(x, 0), max(x)].
     static func bestScaleAndMin(
-        nmax: Int, _ x: UnsafePointer<Float>, _ weights: [Float], _ levels: UnsafeMutablePointer<UInt8>,
-        rmin: Float, rdelta: Float, steps: Int
+        nmax: Int, n: Int, _ x: UnsafePointer<Float>, _ weights: UnsafePointer<Float>, _ levels: UnsafeMutablePointer<UInt8>,
+        trial: UnsafeMutablePointer<UInt8>, rmin: Float, rdelta: Float, steps: Int
     ) -> (scale: Float, min: Float) {
-        let n = weights.count
         var low = x[0], high = x[0]
         var sumW = weights[0]
         var sumX = sumW * x[0]
@@ -117,14 +125,14 @@ enum QuantizeK {
             let diff = scale * Float(levels[i]) + low - x[i]
             bestError += weights[i] * (diff * diff)
         }
-        var trial = [UInt8](repeating: 0, count: n)
         for step in 0...steps {
             inverse = (rmin + rdelta * Float(step) + Float(nmax)) / (high - low)
             var sumL: Float = 0, sumL2: Float = 0, sumXL: Float = 0
             for i in 0..<n {
-                let l = max(0, min(nmax, nearest(inverse * (x[i] - low))))
-                trial[i] = UInt8(l)
-                let w = weights[i], fl = Float(l)
+                // nearest_int clamped to 0...nmax, kept in Float (the same integer, without a trapping conversion)
+                let fl = min(Float(nmax), max(0, (inverse * (x[i] - low)).rounded(.toNearestOrEven)))
+                trial[i] = UInt8(fl)
+                let w = weights[i]
                 sumL += w * fl
                 sumL2 += w * fl * fl
                 sumXL += w * fl * x[i]
@@ -154,11 +162,17 @@ enum QuantizeK {
 
     /// Q6_K of the 256 values at `x`.
     static func q6K(_ x: UnsafePointer<Float>, _ p: UnsafeMutableRawPointer) {
-        var levels = [Int8](repeating: 0, count: 256)
-        var scales = [Float](repeating: 0, count: 16)
+        withUnsafeTemporaryAllocation(of: Int8.self, capacity: 256) { levels in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { scales in
+                q6K(x, p, levels: levels.baseAddress!, scales: scales.baseAddress!)
+            }
+        }
+    }
+
+    private static func q6K(_ x: UnsafePointer<Float>, _ p: UnsafeMutableRawPointer, levels: UnsafeMutablePointer<Int8>, scales: UnsafeMutablePointer<Float>) {
         var maxScale: Float = 0, maxAbsScale: Float = 0
         for b in 0..<16 {
-            scales[b] = levels.withUnsafeMutableBufferPointer { bestSignedScale(nmax: 32, x + 16 * b, $0.baseAddress! + 16 * b) }
+            scales[b] = bestSignedScale(nmax: 32, x + 16 * b, levels + 16 * b)
             if abs(scales[b]) > maxAbsScale {
                 maxAbsScale = abs(scales[b])
                 maxScale = scales[b]
@@ -202,13 +216,14 @@ enum QuantizeK {
             for i in 0..<n { levels[i] = 0 }
             return 0
         }
-        func level(_ inverse: Float, _ i: Int) -> Int { max(-nmax, min(nmax - 1, nearest(inverse * x[i]))) }
+        /// nearest_int clamped to −nmax..<nmax, kept in Float.
+        func level(_ inverse: Float, _ i: Int) -> Float { min(Float(nmax - 1), max(Float(-nmax), (inverse * x[i]).rounded(.toNearestOrEven))) }
         var inverse = Float(-nmax) / signedMax
         var sumLX: Float = 0, sumL2: Float = 0
         for i in 0..<n {
-            let l = level(inverse, i)
-            levels[i] = Int8(l + nmax)
-            let w = x[i] * x[i], fl = Float(l)
+            let fl = level(inverse, i)
+            levels[i] = Int8(fl) + Int8(nmax)
+            let w = x[i] * x[i]
             sumLX += w * x[i] * fl
             sumL2 += w * fl * fl
         }
@@ -219,12 +234,12 @@ enum QuantizeK {
             sumLX = 0
             sumL2 = 0
             for i in 0..<n {
-                let w = x[i] * x[i], fl = Float(level(inverse, i))
+                let w = x[i] * x[i], fl = level(inverse, i)
                 sumLX += w * x[i] * fl
                 sumL2 += w * fl * fl
             }
             if sumL2 > 0 && sumLX * sumLX > best * sumL2 {
-                for i in 0..<n { levels[i] = Int8(level(inverse, i) + nmax) }
+                for i in 0..<n { levels[i] = Int8(level(inverse, i)) + Int8(nmax) }
                 scale = sumLX / sumL2
                 best = scale * sumLX
             }
