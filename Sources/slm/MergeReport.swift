@@ -17,9 +17,9 @@ enum MergeReport {
         case .folder(let result):
             print(String(format: "wrote %@ (Hugging Face folder, %@) in %.2f s", request.out, request.dtype.torchName, result.seconds))
             if let c = result.comparison { print(verification(c)) }
-        case .gguf(let result, let modelfile):
+        case .gguf(let result, let modelfile, let report):
             print(text(result, out: request.out, fileType: request.fileType))
-            print("ollama: \(modelfile) (ollama create NAME -f that file)")
+            print("ollama: \(modelfile) (ollama create NAME -f that file); report: \(report)")
         }
     }
 

@@ -35,9 +35,12 @@ final class ExportCommandTests: XCTestCase {
             """)
         let process = try slm(["train", run.recipe], captureError: true)
         XCTAssertEqual(process.waitForExit(), 0, process.errorText)
-        for file in ["run/export/model-q8_0.gguf", "run/export/model-q8_0.Modelfile"] {
+        for file in ["run/export/model-q8_0.gguf", "run/export/model-q8_0.Modelfile", "run/export/model-q8_0.report.json"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: folder + "/" + file), file)
         }
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/run/export/model-q8_0.report.json"))) as? [String: Any]
+        XCTAssertEqual((report?["tensors"] as? [Any])?.count, 2 * 9 + 3)
+        XCTAssertNotNil((report?["verification"] as? [String: Any])?["perplexity"])
     }
 
     func testMismatchedAdapterIsRefusedAndNothingIsWritten() throws {

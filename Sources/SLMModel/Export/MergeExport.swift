@@ -34,7 +34,7 @@ public enum MergeExport {
     }
 
     public enum Outcome {
-        case gguf(GGUFResult, modelfile: String)
+        case gguf(GGUFResult, modelfile: String, report: String)
         case folder(FolderResult)
         case adapter
     }
@@ -54,7 +54,9 @@ public enum MergeExport {
             return .folder(try safetensors(loaded, out: request.out, dtype: request.dtype, probe: request.probe))
         case .gguf:
             let result = try gguf(loaded, out: request.out, fileType: request.fileType, probe: request.probe, progress: progress)
-            return .gguf(result, modelfile: try OllamaModelfile.write(for: request.out, base: loaded))
+            return .gguf(
+                result, modelfile: try OllamaModelfile.write(for: request.out, base: loaded),
+                report: try ExportReport.write(result, for: request.out, fileType: request.fileType))
         }
     }
 
