@@ -30,8 +30,8 @@ enum HTMLReport {
                 guard let r = m.routing, let t = r.recommendedThreshold, let c = r.recommendedCoverage, let a = r.recommendedAccuracy else { return nil }
                 return (100 * c, 100 * a, "\(m.name) ≥ \(ReportText.number(t))")
             }
-            body += SVGChart.lines(series, xLabel: "answered locally (%)", yLabel: "accuracy on those (%)", marks: marks)
-            for m in routed { body += "<p>\(e(m.name)): \(e(ReportText.routingSentence(m.routing!)))</p>\n" }
+            body += SVGChart.lines(series, xLabel: "answered locally (%)", yLabel: "accuracy on those (%)", xRange: 0...100, yRange: 0...100, marks: marks)
+            for m in routed { body += "<p><b>\(e(m.name))</b> \(e(ReportText.routingSentence(m.routing!)))</p>\n" }
         }
         for m in report.models {
             body += "<h2>\(e(m.name))</h2>\n"

@@ -14,10 +14,11 @@ enum SVGChart {
     static let left = 56.0, right = 130.0, top = 16.0, bottom = 40.0
 
     /// Lines (with dots) over linear axes; `marks` are labelled points (e.g. a recommended threshold).
-    static func lines(_ series: [Series], xLabel: String, yLabel: String, yRange: ClosedRange<Double>? = nil, marks: [(x: Double, y: Double, label: String)] = []) -> String {
+    static func lines(
+        _ series: [Series], xLabel: String, yLabel: String, xRange: ClosedRange<Double>? = nil, yRange: ClosedRange<Double>? = nil, marks: [(x: Double, y: Double, label: String)] = []) -> String {
         let all = series.flatMap(\.points).filter { $0.x.isFinite && $0.y.isFinite }
         guard !all.isEmpty else { return "<p><em>no data</em></p>" }
-        let xs = padded(all.map(\.x).min()!...all.map(\.x).max()!)
+        let xs = xRange ?? padded(all.map(\.x).min()!...all.map(\.x).max()!)
         let ys = yRange ?? padded(all.map(\.y).min()!...all.map(\.y).max()!)
         let plot = Plot(xs: xs, ys: ys)
         var svg = open() + plot.axes(xLabel: xLabel, yLabel: yLabel)
