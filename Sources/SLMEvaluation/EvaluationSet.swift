@@ -40,7 +40,12 @@ public struct EvaluationSet: Sendable {
             let heldoutLabels = Set(references)
             labels = heldoutLabels.sorted()
             if let trainPath {
-                let train = try JSONLDataset.load(path: trainPath)
+                let train: JSONLDataset
+                do {
+                    train = try JSONLDataset.load(path: trainPath)
+                } catch {
+                    throw EvaluationError("\(error) (the training file, read for its labels)")
+                }
                 let trainLabels = Set(train.records.compactMap(\.finalReply))
                 let unseen = heldoutLabels.subtracting(trainLabels).sorted()
                 if !unseen.isEmpty {

@@ -8,16 +8,19 @@ struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Evaluate models on a held-out JSONL set and write report.json, report.md, report.html and predictions.jsonl.",
         discussion: """
-            A MODEL is [NAME=]PATH[+ADAPTER]:
-              models/x.gguf                          a GGUF file (e.g. an export, at any quantization)
-              models/smollm2-hf                      a Hugging Face folder (config.json, safetensors, tokenizer.json)
-              tuned=models/x.gguf+runs/qs/adapter    a base model with a LoRA adapter (PEFT layout); NAME labels the column
-              runs/qs                                a run folder of `slm train`: its recipe's model + its adapter, and its loss curves
-            Metrics: loss, perplexity and token accuracy of the references (batched, no tape); then greedy answers scored by
-            the task: label (accuracy, per-class precision/recall/F1, confusion matrix), extraction (valid-JSON rate,
-            field-level precision/recall/F1) or text (ROUGE-L), with latency, tokens/s, bootstrap 95% intervals and a
-            routing analysis (confidence threshold for --target-accuracy). docs/evaluation.md describes every key.
+            A MODEL is [NAME=]PATH[+ADAPTER] or a run folder:
+              models/x.gguf                  a GGUF file (an export, any quantization)
+              models/smollm2-hf              a Hugging Face folder
+              tuned=models/x.gguf+runs/qs/adapter
+                                             base + LoRA adapter (PEFT), labelled tuned
+              runs/qs                        a run of slm train: model, adapter, curves
+            Loss, perplexity and token accuracy of the references (batched, no
+            tape); greedy answers scored by task (label: accuracy, per-class
+            P/R/F1, confusion matrix; extraction: valid JSON, field P/R/F1;
+            text: ROUGE-L); latency, tokens/s, bootstrap 95% intervals, and the
+            confidence threshold that reaches --target-accuracy (routing).
             A model that fails to load fails its column, not the report.
+            docs/evaluation.md describes the report and every key.
             """)
 
     @Argument(help: ArgumentHelp("Models to compare, each [NAME=]PATH[+ADAPTER] or a run folder.", valueName: "model"))
