@@ -80,7 +80,7 @@ enum HTMLReport {
             })
         }
         let largest = max(series.flatMap(\.values).filter(\.isFinite).map(abs).max() ?? 0, 1e-3)
-        var html = SVGChart.bars(categories: metrics.map(\.0), series: series, yLabel: "difference from \(base.name)", range: -largest * 1.1...largest * 1.1)
+        var html = SVGChart.bars(categories: metrics.map(\.0), series: series, yLabel: "difference from \(base.name)", range: -largest * 1.1...largest * 1.1, firstColor: 1)
         html += "<table><tr><th>model</th>" + metrics.map { "<th>Δ \(SVGChart.escape($0.0))</th>" }.joined() + "</tr>"
         for s in series { html += "<tr><td>\(SVGChart.escape(s.name))</td>" + s.values.map { "<td>\(String(format: "%+.4f", $0))</td>" }.joined() + "</tr>" }
         return html + "</table>\n"

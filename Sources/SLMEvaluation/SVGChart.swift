@@ -34,13 +34,18 @@ enum SVGChart {
         }
         for mark in marks {
             svg += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"6\" fill=\"none\" stroke=\"#000\" stroke-width=\"1.5\"/>", plot.x(mark.x), plot.y(mark.y))
-            svg += String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\">%@</text>", plot.x(mark.x) + 8, plot.y(mark.y) - 8, escape(mark.label))
+            // Labels right of the middle go to the left of their point, to stay inside the plot.
+            let leftward = plot.x(mark.x) > (left + width - right) / 2
+            svg += String(
+                format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"%@\">%@</text>", plot.x(mark.x) + (leftward ? -8 : 8),
+                plot.y(mark.y) + (plot.y(mark.y) < top + 20 ? 16 : -8), leftward ? "end" : "start", escape(mark.label))
         }
         return svg + "</svg>"
     }
 
     /// Bars grouped by category, one bar per series in each group; values in `range`.
-    static func bars(categories: [String], series: [(name: String, values: [Double])], yLabel: String, range: ClosedRange<Double>) -> String {
+    /// `firstColor`: the palette index of the first series (so a model keeps its colour from chart to chart).
+    static func bars(categories: [String], series: [(name: String, values: [Double])], yLabel: String, range: ClosedRange<Double>, firstColor: Int = 0) -> String {
         guard !categories.isEmpty, !series.isEmpty else { return "<p><em>no data</em></p>" }
         let plot = Plot(xs: 0...Double(categories.count), ys: range)
         var svg = open() + plot.axes(xLabel: "", yLabel: yLabel, xTicks: false)
@@ -52,10 +57,10 @@ enum SVGChart {
                 let x = plot.x(Double(c)) + groupWidth * 0.1 + Double(s) * barWidth
                 let y0 = plot.y(max(range.lowerBound, 0)), y1 = plot.y(value)
                 svg += String(format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%@\"><title>%@: %.4g</title></rect>",
-                              x, min(y0, y1), barWidth, abs(y1 - y0), colors[s % colors.count], escape(item.name), item.values[c])
+                              x, min(y0, y1), barWidth, abs(y1 - y0), colors[(firstColor + s) % colors.count], escape(item.name), item.values[c])
             }
         }
-        for (s, item) in series.enumerated() { svg += legend(s, item.name, colors[s % colors.count], dashed: false) }
+        for (s, item) in series.enumerated() { svg += legend(s, item.name, colors[(firstColor + s) % colors.count], dashed: false) }
         return svg + "</svg>"
     }
 
