@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "SLMTensor", targets: ["SLMTensor"]),
         .library(name: "SLMModel", targets: ["SLMModel"]),
         .library(name: "SLMTraining", targets: ["SLMTraining"]),
+        .library(name: "SLMEvaluation", targets: ["SLMEvaluation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -37,17 +38,19 @@ let package = Package(
         .target(
             name: "SLMTraining",
             dependencies: ["SLMTensor", "SLMModel", .product(name: "Yams", package: "Yams")]),
+        .target(name: "SLMEvaluation", dependencies: ["SLMTensor", "SLMModel", "SLMTraining"]),
         .target(name: "SLMBenchmarks", dependencies: ["SLMTensor", "SLMModel", "SLMTraining"]),
         .executableTarget(
             name: "slm",
             dependencies: [
-                "SLMTensor", "SLMModel", "SLMTraining", "SLMBenchmarks", "CBLAS", "CHDF5",
+                "SLMTensor", "SLMModel", "SLMTraining", "SLMEvaluation", "SLMBenchmarks", "CBLAS", "CHDF5",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .target(name: "SLMTestSupport", dependencies: ["SLMTensor"], path: "Tests/SLMTestSupport"),
         .testTarget(name: "SLMTensorTests", dependencies: ["SLMTensor", "SLMTestSupport"]),
         .testTarget(name: "SLMModelTests", dependencies: ["SLMModel", "SLMTensor", "SLMTestSupport"]),
         .testTarget(name: "SLMTrainingTests", dependencies: ["SLMTraining", "SLMModel", "SLMTensor", "SLMTestSupport"]),
+        .testTarget(name: "SLMEvaluationTests", dependencies: ["SLMEvaluation", "SLMTraining", "SLMModel", "SLMTestSupport"]),
         .testTarget(name: "NativeLibraryTests", dependencies: ["CHDF5"]),
         .testTarget(name: "CommandLineTests", dependencies: ["slm", "SLMTestSupport"]),
     ]

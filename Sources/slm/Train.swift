@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SLMEvaluation
 import SLMModel
 import SLMTraining
 
@@ -8,7 +9,8 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Fine-tune a model as a recipe describes: LoRA, or full fine-tuning when it has no lora section.",
         discussion: """
-            Writes the effective recipe, metrics.jsonl, checkpoints and the final adapter (PEFT layout) into output.dir.
+            Writes the effective recipe, metrics.jsonl, checkpoints and the final adapter (PEFT layout) into output.dir,
+            then (eval.report) the evaluation report of base and tuned model on data.heldout into output.dir/report.
             A run that was stopped continues with --resume from its latest checkpoint, exactly as if it had not stopped.
             --save-initial-adapter also writes the adapter as initialised, for another tool (e.g. PEFT) to start from the same weights.
             """)
@@ -38,6 +40,9 @@ struct Train: ParsableCommand {
             progress.message("\(trainer.totalSteps) optimizer steps; run folder \(recipe.output.dir)")
             let summary = try trainer.run(resume: resume, saveInitialAdapter: saveInitialAdapter)
             report(summary)
+            if let folder = try Evaluation.reportRun(recipe, progress: progress) {
+                print("evaluation report: \(folder)/report.html (report.md, report.json, predictions.jsonl)")
+            }
             if let export = recipe.export {
                 let request = MergeExport.Request(
                     base: recipe.model.path, adapter: summary.result, out: export.exportPath(outputDir: recipe.output.dir),
@@ -47,6 +52,9 @@ struct Train: ParsableCommand {
                     atPath: (request.out as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                 try MergeReport.run(request, progress: progress)
             }
+        } catch let error as EvaluationError {
+            FileHandle.standardError.write(Data("error: evaluation report: \(error)\n".utf8))
+            throw ExitCode.failure
         } catch let error as TrainingError {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode.failure

@@ -1,10 +1,11 @@
 import CBLAS
 import CHDF5
+import SLMModel
 import SLMTensor
 
 /// `slm --version`: slm's own version and the native libraries it was linked with.
 enum VersionInfo {
-    static let slm = "0.1.0"
+    static let slm = SLMVersion.current
 
     static var text: String {
         var major: UInt32 = 0, minor: UInt32 = 0, release: UInt32 = 0

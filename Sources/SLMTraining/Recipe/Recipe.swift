@@ -147,6 +147,12 @@ public struct Recipe: Sendable, Equatable {
         /// Greedy generation of each completion, scored by exact match (after trimming whitespace).
         public var generate = true
         public var maxNewTokens = 64
+        /// The evaluation report (`slm eval`'s, docs/evaluation.md) written into the run folder after the last step.
+        public var report = true
+        /// How generated answers are scored in the report; `auto` decides from the references.
+        public var task: EvalTask = .auto
+        /// The accuracy the report's routing analysis looks for a confidence threshold to reach.
+        public var targetAccuracy = 0.95
 
         public init() {}
     }
@@ -180,5 +186,16 @@ public struct Recipe: Sendable, Equatable {
         case f32, f16, bf16
 
         public var safetensors: SafetensorsWriter.DType { SafetensorsWriter.DType(rawValue: rawValue.uppercased())! }
+    }
+
+    public enum EvalTask: String, Sendable, CaseIterable {
+        /// label when the references are a few short labels, extraction when they are JSON objects, text otherwise.
+        case auto
+        /// Classification: each reference is one of a few labels.
+        case label
+        /// Each reference is a JSON object of fields.
+        case extraction
+        /// Free text, scored by ROUGE-L.
+        case text
     }
 }

@@ -137,6 +137,11 @@ enum RecipeReader {
         s.int("max_samples", &eval.maxSamples, .atLeast(1))
         s.bool("generate", &eval.generate)
         s.int("max_new_tokens", &eval.maxNewTokens, .atLeast(1))
+        s.bool("report", &eval.report)
+        s.choice("task", &eval.task)
+        var target: Double? = eval.targetAccuracy
+        s.number("target_accuracy", &target, ValueRange(lower: 0, lowerIncluded: false, upper: 1, upperIncluded: true))
+        eval.targetAccuracy = target ?? eval.targetAccuracy
         return eval
     }
 

@@ -48,7 +48,8 @@ public enum RecipeWriter {
         let e = recipe.eval
         section("eval", [
             ("every", "\(e.every)"), ("at_start", "\(e.atStart)"), ("max_samples", e.maxSamples.map { "\($0)" } ?? "null"),
-            ("generate", "\(e.generate)"), ("max_new_tokens", "\(e.maxNewTokens)"),
+            ("generate", "\(e.generate)"), ("max_new_tokens", "\(e.maxNewTokens)"), ("report", "\(e.report)"),
+            ("task", e.task.rawValue), ("target_accuracy", "\(e.targetAccuracy)"),
         ])
         if let x = recipe.export {
             section("export", [

@@ -26,10 +26,15 @@ public struct ProgressReporter: Sendable {
 
     /// Held-out generation under way: on a terminal a line rewritten in place; otherwise a line at each quarter.
     public func evaluation(generated done: Int, of total: Int) {
+        count("evaluating held-out", done, of: total, "generated")
+    }
+
+    /// `what: done/total unit`: on a terminal a line rewritten in place; otherwise a line at each quarter.
+    public func count(_ what: String, _ done: Int, of total: Int, _ unit: String) {
         if isTerminal {
-            write("\r\u{1B}[K" + "evaluating held-out: \(done)/\(total) generated")
+            write("\r\u{1B}[K" + "\(what): \(done)/\(total) \(unit)")
         } else if done < total, done * 4 / total != (done - 1) * 4 / total {
-            write("evaluating held-out: \(done)/\(total) generated\n")
+            write("\(what): \(done)/\(total) \(unit)\n")
         }
     }
 

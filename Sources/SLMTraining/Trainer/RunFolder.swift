@@ -7,6 +7,7 @@ import Foundation
 /// checkpoints/       step-NNNNNN/ folders and `latest`, naming the newest complete one
 /// adapter/           the final LoRA adapter (PEFT layout), or model/ after full fine-tuning
 /// initial-adapter/   the adapter as initialised, when the run was asked to save it
+/// report/            the evaluation report after the last step (`eval.report`; docs/evaluation.md)
 /// ```
 public struct RunFolder: Sendable {
     public let path: String
@@ -20,6 +21,7 @@ public struct RunFolder: Sendable {
     public func checkpoint(step: Int) -> String { checkpoints + "/" + String(format: "step-%06d", step) }
     public func result(lora: Bool) -> String { path + (lora ? "/adapter" : "/model") }
     public var initialAdapter: String { path + "/initial-adapter" }
+    public var report: String { path + "/report" }
 
     /// The newest complete checkpoint's folder, if the run has one.
     public var latestCheckpoint: String? {

@@ -77,7 +77,8 @@ public enum TrainingRunSetup {
         return PreparedData(records: records, formatter: formatter, plan: plan)
     }
 
-    static func chatTemplate(_ model: Recipe.ModelSection) throws -> ChatMLTemplate? {
+    /// The chat template `model.chat_template` asks for, from the model's declared one when it has one.
+    public static func chatTemplate(_ model: Recipe.ModelSection) throws -> ChatMLTemplate? {
         switch model.chatTemplate {
         case .none: return nil
         case .chatml: return try ModelLoader.declaredChatTemplate(path: model.path).flatMap(ChatMLTemplate.init(declared:)) ?? ChatMLTemplate()
