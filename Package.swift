@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "SLMModel", dependencies: ["SLMTensor"]),
         .target(
             name: "SLMTraining",
-            dependencies: ["SLMTensor", "SLMModel", .product(name: "Yams", package: "Yams")]),
+            dependencies: ["SLMTensor", "SLMModel", "CHDF5", .product(name: "Yams", package: "Yams")]),
         .target(name: "SLMBenchmarks", dependencies: ["SLMTensor", "SLMModel", "SLMTraining"]),
         .executableTarget(
             name: "slm",
