@@ -8,6 +8,8 @@ public struct Recipe: Sendable, Equatable {
     public var train: TrainSection
     public var output: OutputSection
     public var eval: EvalSection
+    /// nil: no teacher, labels only.
+    public var distillation: DistillationSection? = nil
 
     public init(model: ModelSection, lora: LoRASection?, data: DataSection, train: TrainSection, output: OutputSection, eval: EvalSection) {
         self.model = model

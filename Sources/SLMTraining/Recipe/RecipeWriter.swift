@@ -50,11 +50,12 @@ public enum RecipeWriter {
             ("every", "\(e.every)"), ("at_start", "\(e.atStart)"), ("max_samples", e.maxSamples.map { "\($0)" } ?? "null"),
             ("generate", "\(e.generate)"), ("max_new_tokens", "\(e.maxNewTokens)"),
         ])
+        if let d = recipe.distillation { out += distillationYAML(d) }
         return out
     }
 
     /// A YAML double-quoted string, so that no path or name is read back as a number, a boolean or null.
-    private static func quoted(_ text: String) -> String {
+    static func quoted(_ text: String) -> String {
         var out = "\""
         for scalar in text.unicodeScalars {
             switch scalar {
