@@ -49,6 +49,6 @@ let package = Package(
         .testTarget(name: "SLMModelTests", dependencies: ["SLMModel", "SLMTensor", "SLMTestSupport"]),
         .testTarget(name: "SLMTrainingTests", dependencies: ["SLMTraining", "SLMModel", "SLMTensor", "SLMTestSupport"]),
         .testTarget(name: "NativeLibraryTests", dependencies: ["CHDF5"]),
-        .testTarget(name: "CommandLineTests", dependencies: ["slm", "SLMTestSupport"]),
+        .testTarget(name: "CommandLineTests", dependencies: ["slm", "SLMTraining", "SLMTestSupport"]),
     ]
 )

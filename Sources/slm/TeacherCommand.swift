@@ -19,6 +19,9 @@ struct TeacherCommand: ParsableCommand {
     @Option(name: .customLong("set"), help: ArgumentHelp("Override a key, e.g. --set distillation.k=8 (repeatable).", valueName: "key.path=value"))
     var overrides: [String] = []
 
+    @Option(help: "Rows (token positions) buffered before each crash-safe commit to the cache.")
+    var commitRows = 8 * TeacherCacheFile.chunkRows
+
     func run() throws {
         let recipe = try loadRecipe(self.recipe, overrides: overrides)
         guard let distillation = recipe.distillation else {
@@ -31,7 +34,8 @@ struct TeacherCommand: ParsableCommand {
             let student = try TrainingRunSetup.loadModel(recipe.model, log: progress.message)
             let data = try TrainingRunSetup.prepareData(recipe, tokenizer: student.tokenizer, template: student.template, log: progress.message)
             let cache = try DistillationSetup.fillCache(
-                distillation, samples: data.plan.samples, studentTokenizer: student.tokenizer, progress: progress)
+                distillation, samples: data.plan.samples, studentTokenizer: student.tokenizer, progress: progress,
+                commitRows: max(commitRows, 1))
             print("\(cache.path): \(cache.entries.count) samples, \(cache.tokenCount) tokens, top-\(cache.attributes.k) from \(cache.attributes.teacher)")
         } catch let error as TrainingError {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))

@@ -12,12 +12,15 @@ public enum DistillationSetup {
     }
 
     /// The cache at `d.cache`, after scoring the samples it lacks with the local teacher (loaded
-    /// only when some are missing). A cache made with other teacher settings is an error.
+    /// only when some are missing), committing every `commitRows` rows or more. A cache made with
+    /// other teacher settings is an error.
     public static func fillCache(
-        _ d: Recipe.DistillationSection, samples: [TokenizedSample], studentTokenizer: BPETokenizer, progress: ProgressReporter
+        _ d: Recipe.DistillationSection, samples: [TokenizedSample], studentTokenizer: BPETokenizer, progress: ProgressReporter,
+        commitRows: Int = 8 * TeacherCacheFile.chunkRows
     ) throws -> TeacherCache {
         let expected = expectedAttributes(d, studentTokenizer: studentTokenizer)
         var missing = samples.count
+        if let busy = TeacherCacheLock.busyError(cachePath: d.cache) { throw busy }
         if FileManager.default.fileExists(atPath: d.cache) {
             let cache = try TeacherCache(path: d.cache)
             let mismatches = cache.attributes.mismatches(expected: expected)
@@ -37,7 +40,7 @@ public enum DistillationSetup {
                     "the teacher \(d.teacher.model) has another tokenizer than the student (\(teacher.tokenizerFingerprint) vs \(expected.tokenizer)): a local teacher must share the student's vocabulary")
             }
             let outcome = try TeacherCacheFiller.fill(
-                cache: d.cache, samples: samples, teacher: teacher, tokenizerFingerprint: expected.tokenizer
+                cache: d.cache, samples: samples, teacher: teacher, tokenizerFingerprint: expected.tokenizer, commitRows: commitRows
             ) { done, total, tokens, seconds in
                 progress.counter("teacher", done: done, of: total, detail: String(format: "%d tokens, %.0f tokens/s", tokens, Double(tokens) / max(seconds, 1e-9)))
             }

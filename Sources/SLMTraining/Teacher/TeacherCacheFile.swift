@@ -131,7 +131,7 @@ public final class TeacherCache: @unchecked Sendable {
         let read = try HDF5Serial.run { () throws -> (TeacherCacheAttributes, [TeacherCacheEntry], Int, Int) in
             let file = H5Fopen(path, slm_H5F_ACC_RDONLY(), slm_H5P_DEFAULT())
             guard file >= 0 else {
-                throw HDF5Error(path: path, "not a readable HDF5 file (or another process is writing it)")
+                throw TeacherCacheLock.busyError(cachePath: path) ?? HDF5Error(path: path, "not a readable HDF5 file")
             }
             defer { H5Fclose(file) }
             let layout = try TeacherCacheLayout(file: file, path: path)

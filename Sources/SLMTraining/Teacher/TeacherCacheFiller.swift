@@ -12,13 +12,15 @@ public enum TeacherCacheFiller {
         public var scoredTokens: Int
     }
 
-    /// Scores every sample of `samples` whose token ids the cache at `path` lacks. `progress`
+    /// Scores every sample of `samples` whose token ids the cache at `path` lacks, committing every
+    /// `commitRows` rows or more. `progress`
     /// gets (done, to do, tokens scored, seconds) after each sample.
     public static func fill(
         cache path: String, samples: [TokenizedSample], teacher: any TeacherSource, tokenizerFingerprint: String,
-        progress: (Int, Int, Int, Double) -> Void = { _, _, _, _ in }
+        commitRows: Int = 8 * TeacherCacheFile.chunkRows, progress: (Int, Int, Int, Double) -> Void = { _, _, _, _ in }
     ) throws -> Outcome {
-        let writer = try TeacherCacheWriter(path: path, attributes: teacher.cacheAttributes(tokenizerFingerprint: tokenizerFingerprint))
+        let writer = try TeacherCacheWriter(
+            path: path, attributes: teacher.cacheAttributes(tokenizerFingerprint: tokenizerFingerprint), commitRows: commitRows)
         var seen = Set<UInt64>(), missing: [TokenizedSample] = [], distinct = 0
         for sample in samples where seen.insert(TeacherCacheFile.key(of: sample.ids)).inserted {
             distinct += 1
