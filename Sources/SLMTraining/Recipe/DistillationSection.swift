@@ -1,4 +1,5 @@
 import SLMTensor
+import Yams
 
 extension Recipe {
     /// The `distillation:` section: where the teacher's top-k come from and how the student learns
@@ -85,7 +86,7 @@ extension RecipeReader {
             require(s, "cache", "the HDF5 teacher cache file (created if missing)")
             if !s.isGiven("teacher") {
                 s.logProblem("teacher", "missing: give teacher.model, the local teacher model")
-            } else {
+            } else if case .mapping? = s.value("teacher") {
                 require(t, "model", "the teacher: a Hugging Face model folder or a .gguf file")
                 checkExists(t, "model", model, "file or folder")
                 checkExists(t, "adapter", teacher.adapter, "folder")
