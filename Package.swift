@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "SLMModel", dependencies: ["SLMTensor"]),
         .target(
             name: "SLMTraining",
-            dependencies: ["SLMTensor", "SLMModel", .product(name: "Yams", package: "Yams")]),
+            dependencies: ["SLMTensor", "SLMModel", "CHDF5", .product(name: "Yams", package: "Yams")]),
         .target(name: "SLMEvaluation", dependencies: ["SLMTensor", "SLMModel", "SLMTraining"]),
         .target(name: "SLMBenchmarks", dependencies: ["SLMTensor", "SLMModel", "SLMTraining"]),
         .executableTarget(
@@ -52,6 +52,6 @@ let package = Package(
         .testTarget(name: "SLMTrainingTests", dependencies: ["SLMTraining", "SLMModel", "SLMTensor", "SLMTestSupport"]),
         .testTarget(name: "SLMEvaluationTests", dependencies: ["SLMEvaluation", "SLMTraining", "SLMModel", "SLMTestSupport"]),
         .testTarget(name: "NativeLibraryTests", dependencies: ["CHDF5"]),
-        .testTarget(name: "CommandLineTests", dependencies: ["slm", "SLMTestSupport"]),
+        .testTarget(name: "CommandLineTests", dependencies: ["slm", "SLMTraining", "SLMTestSupport"]),
     ]
 )

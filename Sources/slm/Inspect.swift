@@ -6,10 +6,13 @@ import SLMTensor
 /// `slm inspect`: what a model file holds.
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show a .gguf file's architecture, parameters, tensor types, tokenizer and chat template.")
+        abstract: "Show a .gguf file's architecture, parameters, tensor types, tokenizer and chat template, or summarise a teacher cache (.h5).")
 
-    @Argument(help: "A .gguf file.")
+    @Argument(help: "A .gguf file, or a teacher cache (.h5).")
     var file: String
+
+    @Option(help: "With a teacher cache: the recipe whose training samples it should cover.")
+    var recipe: String?
 
     @Flag(help: "Also load the model and report the process's resident memory.")
     var load = false
@@ -18,6 +21,7 @@ struct Inspect: ParsableCommand {
     var keepQuantized = false
 
     func run() throws {
+        if file.hasSuffix(".h5") || file.hasSuffix(".hdf5") { return try inspectTeacherCache(file, recipe: recipe) }
         let s = GGUFSummary(try GGUFFile(path: file))
         func mib(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
         print("file:           \(s.path) (GGUF v\(s.version))")

@@ -43,8 +43,8 @@ public struct BatchPlan: Sendable {
     public let shuffle: Bool
     public let seed: UInt64
     public let statistics: Statistics
-    /// The samples after truncation; rows hold indices into it.
-    private let samples: [TokenizedSample]
+    /// The samples after truncation, as the model sees them; rows hold indices into it.
+    public let samples: [TokenizedSample]
     private let rows: [[Int]]
 
     public var batchesPerEpoch: Int { (rows.count + batchSize - 1) / batchSize }
@@ -97,8 +97,6 @@ public struct BatchPlan: Sendable {
 
     /// Batch `index` (0..<batchesPerEpoch) of epoch `epoch` (0, 1, …).
     public func batch(epoch: Int, index: Int) -> TrainingBatch {
-        precondition(epoch >= 0 && index >= 0 && index < batchesPerEpoch, "no batch \(index) in epoch \(epoch) of \(batchesPerEpoch) batches")
-        let order = shuffle ? SeededShuffle.permutation(count: rows.count, seed: SeededShuffle.epochSeed(seed, epoch: epoch)) : Array(rows.indices)
         let t = sequenceLength
         var ids = [Int32](repeating: Self.paddingId, count: batchSize * t)
         var labels = [Int32](repeating: Tensor.ignoreIndex, count: batchSize * t)
@@ -106,10 +104,9 @@ public struct BatchPlan: Sendable {
         var segments = [Int32](repeating: 0, count: batchSize * t)
         var segment: Int32 = 0
         var realTokens = 0
-        for r in 0..<batchSize {
+        for (r, row) in rowSamples(epoch: epoch, index: index).enumerated() {
             var p = r * t
-            let rowIndex = index * batchSize + r
-            for s in rowIndex < order.count ? rows[order[rowIndex]] : [] {
+            for s in row {
                 let sample = samples[s]
                 for k in sample.ids.indices {
                     ids[p + k] = sample.ids[k]
@@ -127,6 +124,17 @@ public struct BatchPlan: Sendable {
             }
         }
         return TrainingBatch(batch: batchSize, sequence: t, ids: ids, labels: labels, positions: positions, segments: segments, realTokens: realTokens)
+    }
+
+    /// The samples (indices into `samples`) laid in each of the `batchSize` rows of batch `index` of
+    /// epoch `epoch`, in order from the row's start; a padding row has none.
+    public func rowSamples(epoch: Int, index: Int) -> [[Int]] {
+        precondition(epoch >= 0 && index >= 0 && index < batchesPerEpoch, "no batch \(index) in epoch \(epoch) of \(batchesPerEpoch) batches")
+        let order = shuffle ? SeededShuffle.permutation(count: rows.count, seed: SeededShuffle.epochSeed(seed, epoch: epoch)) : Array(rows.indices)
+        return (0..<batchSize).map { r in
+            let rowIndex = index * batchSize + r
+            return rowIndex < order.count ? rows[order[rowIndex]] : []
+        }
     }
 }
 

@@ -26,6 +26,8 @@ public struct TrainingBatch: Sendable, Equatable {
     public var segments: [Int32]
     /// Tokens that are not padding.
     public var realTokens: Int
+    /// The teacher's top-k for distillation; nil: labels only.
+    public var teacher: BatchTeacher? = nil
 
     public init(batch: Int, sequence: Int, ids: [Int32], labels: [Int32], positions: [Int32], segments: [Int32], realTokens: Int) {
         self.batch = batch
@@ -35,5 +37,19 @@ public struct TrainingBatch: Sendable, Equatable {
         self.positions = positions
         self.segments = segments
         self.realTokens = realTokens
+    }
+}
+
+/// A teacher's top-k candidates at every position of a batch: `ids` and `logprobs` are
+/// [batch · sequence × k], row-major; a position without a teacher entry has all k ids -1.
+public struct BatchTeacher: Sendable, Equatable {
+    public var k: Int
+    public var ids: [Int32]
+    public var logprobs: [Float]
+
+    public init(k: Int, ids: [Int32], logprobs: [Float]) {
+        self.k = k
+        self.ids = ids
+        self.logprobs = logprobs
     }
 }

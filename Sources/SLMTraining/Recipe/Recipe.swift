@@ -12,6 +12,8 @@ public struct Recipe: Sendable, Equatable {
     public var eval: EvalSection
     /// nil: nothing is exported after training.
     public var export: ExportSection?
+    /// nil: no teacher, labels only.
+    public var distillation: DistillationSection? = nil
 
     public init(
         model: ModelSection, lora: LoRASection?, data: DataSection, train: TrainSection, output: OutputSection, eval: EvalSection,

@@ -6,20 +6,16 @@ import Yams
 enum RecipeReader {
     /// The projections LoRA can adapt, by their Hugging Face names (`qkv_proj` and `gate_up_proj`: Phi-3's fused ones).
     static let targetModules = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "qkv_proj", "gate_up_proj"]
-    static let unsupportedSections = ["distillation"]
 
     /// `recipeName`: the file's name without extension, for the default `output.dir`.
     static func read(_ root: Node, recipeName: String, log: ProblemLog) -> Recipe {
         let top = RecipeSectionReader(name: "", sectionKey: nil, value: root, log: log)
-        let sections = ["model", "lora", "data", "train", "output", "eval", "export"].map(top.section)
-        let (modelSection, loraSection, dataSection, trainSection, outputSection, evalSection, exportSection) =
-            (sections[0], sections[1], sections[2], sections[3], sections[4], sections[5], sections[6])
-        for name in unsupportedSections where top.value(name) != nil {
-            top.logProblem(name, "the \(name) section is not supported yet", atKey: true)
-        }
+        let sections = ["model", "lora", "data", "train", "output", "eval", "export", "distillation"].map(top.section)
+        let (modelSection, loraSection, dataSection, trainSection, outputSection, evalSection, exportSection, distillationSection) =
+            (sections[0], sections[1], sections[2], sections[3], sections[4], sections[5], sections[6], sections[7])
 
         let lora = self.lora(loraSection)
-        let recipe = Recipe(
+        var recipe = Recipe(
             model: model(modelSection),
             lora: loraSection.isPresent ? lora : nil,
             data: data(dataSection),
@@ -30,6 +26,7 @@ enum RecipeReader {
         if exportSection.isPresent, !loraSection.isPresent {
             top.logProblem("export", "exports merge the trained LoRA adapter; a full fine-tuning run (no lora section) cannot use it yet", atKey: true)
         }
+        if distillationSection.isPresent { recipe.distillation = distillation(distillationSection) }
         if loraSection.isPresent, trainSection.isGiven("trainable") {
             trainSection.logProblem("trainable", "only applies to full fine-tuning (no lora section); LoRA trains the adapters of lora.target_modules")
         }
@@ -146,12 +143,12 @@ enum RecipeReader {
     }
 
     /// A required key left out or null (a value of the wrong type has been reported already).
-    private static func require(_ s: RecipeSectionReader, _ key: String, _ what: String) {
+    static func require(_ s: RecipeSectionReader, _ key: String, _ what: String) {
         if !s.isGiven(key) { s.logProblem(key, "missing: give \(what)") }
     }
 
     /// Relative paths are resolved against the current directory, as the trainer will open them.
-    private static func checkExists(_ s: RecipeSectionReader, _ key: String, _ path: String?, _ what: String) {
+    static func checkExists(_ s: RecipeSectionReader, _ key: String, _ path: String?, _ what: String) {
         guard let path, !path.isEmpty, !FileManager.default.fileExists(atPath: path) else { return }
         let cwd = FileManager.default.currentDirectoryPath
         let resolution = path.hasPrefix("/") ? "" : " (relative paths are resolved against the current directory, \(cwd))"

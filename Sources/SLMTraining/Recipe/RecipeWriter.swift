@@ -57,11 +57,12 @@ public enum RecipeWriter {
                 ("path", x.path.map(quoted) ?? "null"), ("verify", "\(x.verify)"),
             ])
         }
+        if let d = recipe.distillation { out += distillationYAML(d) }
         return out
     }
 
     /// A YAML double-quoted string, so that no path or name is read back as a number, a boolean or null.
-    private static func quoted(_ text: String) -> String {
+    static func quoted(_ text: String) -> String {
         var out = "\""
         for scalar in text.unicodeScalars {
             switch scalar {

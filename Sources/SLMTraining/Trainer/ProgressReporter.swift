@@ -38,6 +38,17 @@ public struct ProgressReporter: Sendable {
         }
     }
 
+    /// Work counted in items (`teacher: 120/800 …`): on a terminal a line rewritten in place;
+    /// otherwise a line at each tenth and at the end.
+    public func counter(_ what: String, done: Int, of total: Int, detail: String) {
+        let line = "\(what): \(done)/\(total)  \(detail)"
+        if isTerminal {
+            write("\r\u{1B}[K" + line + (done == total ? "\n" : ""))
+        } else if done == total || done * 10 / total != (done - 1) * 10 / total {
+            write(line + "\n")
+        }
+    }
+
     public func message(_ text: String) {
         write((isTerminal ? "\r\u{1B}[K" : "") + text + "\n")
     }

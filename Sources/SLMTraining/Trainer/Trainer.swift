@@ -99,6 +99,7 @@ public final class Trainer {
         let metrics = try MetricsLog(path: run.metrics, keepingStepsThrough: resume ? state.step : nil)
         let schedule = LearningRateSchedule(train.schedule, peak: train.lr, warmupSteps: train.warmupSteps, totalSteps: totalSteps)
         let stepper = TrainingStep(model: model, trainable: trainable, optimizer: optimizer, maxGradNorm: train.maxGradNorm, seed: train.seed)
+        stepper.distillation = recipe.distillation.map { ($0.lossHead, $0.topKTail) }
         var evaluations: [(Int, EvaluationResult)] = []
         func evaluate(at step: Int) throws {
             guard let heldout else { return }
@@ -135,10 +136,13 @@ public final class Trainer {
             let secondsLeft = trainingSeconds / Double(state.step - startStep) * Double(totalSteps - state.step)
             progress.step(state.step, of: totalSteps, loss: outcome.loss, lr: lr, tokensPerSecond: tokensPerSecond, secondsLeft: secondsLeft)
             if state.step % progress.logEvery == 0 || state.step == totalSteps {
-                try metrics.append([
+                var record: [String: Any] = [
                     "type": "train", "step": state.step, "loss": outcome.loss, "lr": Double(lr), "grad_norm": outcome.gradientNorm,
                     "tokens": state.tokens, "tokens_per_second": tokensPerSecond, "epoch": state.epoch,
-                ])
+                ]
+                if let kl = outcome.trueKL { record["kl"] = kl }
+                if let d = outcome.distillation { record["distillation_loss"] = d }
+                try metrics.append(record)
             }
             let every = recipe.eval.every, checkpointEvery = recipe.output.checkpointEvery
             if state.step == totalSteps || (every > 0 && state.step % every == 0) { try evaluate(at: state.step) }

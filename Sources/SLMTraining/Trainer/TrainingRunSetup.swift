@@ -35,10 +35,17 @@ public enum TrainingRunSetup {
         }
         progress.message("training \(trainable.scalarCount) parameters in \(trainable.named.count) tensors" + (recipe.lora == nil ? " (full fine-tuning)" : " (LoRA)"))
 
+        var batches: any BatchSource = data.plan
+        if let d = recipe.distillation {
+            let cache = try DistillationSetup.fillCache(d, samples: data.plan.samples, studentTokenizer: loaded.tokenizer, progress: progress)
+            batches = try DistillationBatches(plan: data.plan, cache: cache)
+            progress.message("distillation: \(d.loss.rawValue) at T \(d.temperature), alpha \(d.alpha) on the labels, top-\(d.k) teacher (\(d.tail.rawValue))")
+        }
+
         let run = RunFolder(recipe.output.dir)
         try FileManager.default.createDirectory(atPath: run.path, withIntermediateDirectories: true)
         return try Trainer(
-            recipe: recipe, model: loaded.model, tokenizer: loaded.tokenizer, trainable: trainable, data: data.plan, heldout: heldout,
+            recipe: recipe, model: loaded.model, tokenizer: loaded.tokenizer, trainable: trainable, data: batches, heldout: heldout,
             run: run, progress: progress)
     }
 

@@ -9,6 +9,10 @@ public struct StepOutcome: Sendable {
     public var gradientNorm: Double
     public var targetTokens: Int
     public var realTokens: Int
+    /// With a teacher: mean KL(teacher‖student) at T = 1 over the teacher's top-k, per target token.
+    public var trueKL: Double? = nil
+    /// With a teacher: the distillation term (T² · mean divergence) per target token.
+    public var distillation: Double? = nil
 }
 
 /// A run stopped on a NaN or infinite loss or gradient.
@@ -27,6 +31,8 @@ public final class TrainingStep {
     let optimizer: AdamW
     let maxGradNorm: Float?
     let seed: UInt64
+    /// The loss head's settings and tail handling for batches that carry a teacher; nil: cross-entropy only.
+    public var distillation: (config: LossHeadConfig, tail: TopKTail)?
     /// LoRA adapters in a fixed order, for their dropout seeds.
     private let adapters: [LoRALinear]
 
@@ -49,14 +55,27 @@ public final class TrainingStep {
         let targets = batches.map { $0.labels.count(where: { $0 != Tensor.ignoreIndex }) }
         let totalTargets = targets.reduce(0, +)
         guard totalTargets > 0 else { throw TensorError(op: "train", "step \(step) has no target tokens") }
-        var lossSum = 0.0
+        var lossSum = 0.0, klSum = 0.0, distillationSum = 0.0, distilled = false
         for (m, batch) in batches.enumerated() where targets[m] > 0 {
             setDropoutSeeds(step: step, microBatch: m)
             do {
                 let hidden = try model.hiddenStates(
                     batch.ids, batch: batch.batch, sequence: batch.sequence, positions: batch.positions,
                     mask: AttentionMask(segments: batch.segments))
-                let head = try Tensor.lossHead(hidden: hidden, weight: model.lmHead, labels: batch.labels)
+                let head: LossHeadResult
+                if let teacher = batch.teacher, let distillation {
+                    head = try Tensor.lossHead(
+                        hidden: hidden, weight: model.lmHead, labels: batch.labels,
+                        teacher: .topK(ids: teacher.ids, logprobs: teacher.logprobs, k: teacher.k, tail: distillation.tail),
+                        config: distillation.config)
+                    if let kl = head.trueKL, let d = head.distillation {
+                        klSum += Double(kl) * Double(targets[m])
+                        distillationSum += Double(d) * Double(targets[m])
+                        distilled = true
+                    }
+                } else {
+                    head = try Tensor.lossHead(hidden: hidden, weight: model.lmHead, labels: batch.labels)
+                }
                 let loss = Double(head.crossEntropy ?? .nan)
                 guard loss.isFinite else { throw NonFiniteError(step: step, what: "the loss of micro-batch \(m + 1)") }
                 try head.loss.scaled(by: Float(targets[m]) / Float(totalTargets)).backward()
@@ -71,7 +90,8 @@ public final class TrainingStep {
         optimizer.update(lr: lr)
         return StepOutcome(
             loss: lossSum / Double(totalTargets), gradientNorm: norm, targetTokens: totalTargets,
-            realTokens: batches.reduce(0) { $0 + $1.realTokens })
+            realTokens: batches.reduce(0) { $0 + $1.realTokens },
+            trueKL: distilled ? klSum / Double(totalTargets) : nil, distillation: distilled ? distillationSum / Double(totalTargets) : nil)
     }
 
     /// Dropout masks depend only on (seed, step, micro-batch, adapter), so a resumed run draws the same ones.

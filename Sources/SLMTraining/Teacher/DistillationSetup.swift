@@ -1,0 +1,51 @@
+import Foundation
+import SLMModel
+
+/// A recipe's `distillation:` section put to work: its cache checked against the recipe, the
+/// samples it lacks scored by the local teacher, the cache opened for training.
+public enum DistillationSetup {
+    /// The attributes a cache for this recipe and student tokenizer must have.
+    public static func expectedAttributes(_ d: Recipe.DistillationSection, studentTokenizer: BPETokenizer) -> TeacherCacheAttributes {
+        TeacherCacheAttributes(
+            teacher: LocalTeacher.identity(d.teacher), tokenizer: studentTokenizer.fingerprint, k: d.k,
+            temperature: d.teacherTemperature, source: "local")
+    }
+
+    /// The cache at `d.cache`, after scoring the samples it lacks with the local teacher (loaded
+    /// only when some are missing), committing every `commitRows` rows or more. A cache made with
+    /// other teacher settings is an error.
+    public static func fillCache(
+        _ d: Recipe.DistillationSection, samples: [TokenizedSample], studentTokenizer: BPETokenizer, progress: ProgressReporter,
+        commitRows: Int = 8 * TeacherCacheFile.chunkRows
+    ) throws -> TeacherCache {
+        let expected = expectedAttributes(d, studentTokenizer: studentTokenizer)
+        var missing = samples.count
+        if let busy = TeacherCacheLock.busyError(cachePath: d.cache) { throw busy }
+        if FileManager.default.fileExists(atPath: d.cache) {
+            let cache = try TeacherCache(path: d.cache)
+            let mismatches = cache.attributes.mismatches(expected: expected)
+            guard mismatches.isEmpty else {
+                throw TrainingError(
+                    "\(d.cache) does not match the recipe's distillation settings (use another cache path, or the settings it was made with):\n  "
+                        + mismatches.joined(separator: "\n  "))
+            }
+            missing = samples.count { !cache.contains(TeacherCacheFile.key(of: $0.ids)) }
+            progress.message("teacher cache \(d.cache): \(cache.entries.count) samples, \(cache.tokenCount) tokens; \(samples.count - missing) of the \(samples.count) training samples covered")
+        }
+        if missing > 0 {
+            progress.message("scoring \(missing) samples with the teacher \(d.teacher.model)")
+            let teacher = try LocalTeacher(d.teacher, k: d.k, temperature: d.teacherTemperature)
+            guard teacher.tokenizerFingerprint == expected.tokenizer else {
+                throw TrainingError(
+                    "the teacher \(d.teacher.model) has another tokenizer than the student (\(teacher.tokenizerFingerprint) vs \(expected.tokenizer)): a local teacher must share the student's vocabulary")
+            }
+            let outcome = try TeacherCacheFiller.fill(
+                cache: d.cache, samples: samples, teacher: teacher, tokenizerFingerprint: expected.tokenizer, commitRows: commitRows
+            ) { done, total, tokens, seconds in
+                progress.counter("teacher", done: done, of: total, detail: String(format: "%d tokens, %.0f tokens/s", tokens, Double(tokens) / max(seconds, 1e-9)))
+            }
+            progress.message("teacher: scored \(outcome.scored) samples (\(outcome.scoredTokens) tokens); \(outcome.alreadyCached) were cached already")
+        }
+        return try TeacherCache(path: d.cache)
+    }
+}
