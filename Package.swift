@@ -24,6 +24,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -37,11 +38,14 @@ let package = Package(
         .target(
             name: "SLMTraining",
             dependencies: ["SLMTensor", "SLMModel", .product(name: "Yams", package: "Yams")]),
+        .target(
+            name: "SLMServe",
+            dependencies: ["SLMTensor", "SLMModel", .product(name: "Hummingbird", package: "hummingbird")]),
         .target(name: "SLMBenchmarks", dependencies: ["SLMTensor", "SLMModel", "SLMTraining"]),
         .executableTarget(
             name: "slm",
             dependencies: [
-                "SLMTensor", "SLMModel", "SLMTraining", "SLMBenchmarks", "CBLAS", "CHDF5",
+                "SLMTensor", "SLMModel", "SLMTraining", "SLMServe", "SLMBenchmarks", "CBLAS", "CHDF5",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .target(name: "SLMTestSupport", dependencies: ["SLMTensor"], path: "Tests/SLMTestSupport"),

@@ -8,7 +8,7 @@ struct SLM: ParsableCommand {
         commandName: "slm",
         abstract: "Fine-tune, distil, quantize and evaluate small language models on one CPU box.",
         version: VersionInfo.text,
-        subcommands: [Train.self, DataCommand.self, RecipeCommand.self, Generate.self, Inspect.self, Bench.self])
+        subcommands: [Train.self, DataCommand.self, RecipeCommand.self, Generate.self, Serve.self, Inspect.self, Bench.self])
 
     static func main() {
         restartWithFasterBLASIfNeeded()
