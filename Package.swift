@@ -53,6 +53,9 @@ let package = Package(
         .testTarget(name: "SLMModelTests", dependencies: ["SLMModel", "SLMTensor", "SLMTestSupport"]),
         .testTarget(name: "SLMTrainingTests", dependencies: ["SLMTraining", "SLMModel", "SLMTensor", "SLMTestSupport"]),
         .testTarget(name: "NativeLibraryTests", dependencies: ["CHDF5"]),
+        .testTarget(
+            name: "TeacherAPITests",
+            dependencies: ["slm", "SLMServe", "SLMTraining", "SLMModel", "SLMTestSupport", .product(name: "Hummingbird", package: "hummingbird")]),
         .testTarget(name: "CommandLineTests", dependencies: ["slm", "SLMTestSupport"]),
     ]
 )
