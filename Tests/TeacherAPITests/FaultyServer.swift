@@ -22,10 +22,16 @@ final class FaultyServer: Sendable {
     let plans: [String: [Fault]]
     let tokenizer: BPETokenizer
     let expectedAuthorization: String?
+    /// Answer every good request with this body (a recorded response) instead of the echo response.
+    let recorded: Data?
+    /// Refuse a request holding `cache_prompt` with a 400, as OpenAI's API does with unknown fields.
+    let refusesCachePrompt: Bool
     private let attempts = Mutex<[String: Int]>([:])
 
-    init(plans: [String: [Fault]], tokenizer: BPETokenizer, expectedAuthorization: String?) {
+    init(plans: [String: [Fault]], tokenizer: BPETokenizer, expectedAuthorization: String?, recorded: Data? = nil, refusesCachePrompt: Bool = false) {
         self.plans = plans
+        self.recorded = recorded
+        self.refusesCachePrompt = refusesCachePrompt
         self.tokenizer = tokenizer
         self.expectedAuthorization = expectedAuthorization
     }
@@ -79,10 +85,13 @@ final class FaultyServer: Sendable {
                 return Response(status: .unauthorized, body: .init(byteBuffer: ByteBuffer(string: "bad key: \(authorization ?? "none")")))
             }
         }
+        if refusesCachePrompt, json["cache_prompt"] != nil {
+            return Response(status: .badRequest, body: .init(byteBuffer: ByteBuffer(string: "Unrecognized request argument supplied: cache_prompt")))
+        }
         guard authorization == expectedAuthorization else {
             return Response(status: .unauthorized, body: .init(byteBuffer: ByteBuffer(string: "missing or wrong key")))
         }
-        return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(bytes: try goodResponse(prompt))))
+        return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(bytes: try recorded ?? goodResponse(prompt))))
     }
 
     /// The alternative candidate offered at every position.

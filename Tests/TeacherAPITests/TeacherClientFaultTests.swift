@@ -101,6 +101,41 @@ final class TeacherClientFaultTests: XCTestCase {
         }
     }
 
+    /// llama.cpp's recorded answer to echo + max_tokens 0: the prompt unscored, one token generated.
+    func testLlamaCppIgnoringEchoIsReported() async throws {
+        let tokenizer = StudentTokenizer.shared
+        let recorded = try LlamaCppRecording.load("v1_completions_logprobs5_echo_maxtokens0").data
+        let server = FaultyServer(plans: [:], tokenizer: tokenizer, expectedAuthorization: "Bearer " + Self.key, recorded: recorded)
+        let (port, task) = try await server.start()
+        defer { task.cancel() }
+        let client = try TeacherAPIClient(settings: settings(port: port), tokenizer: tokenizer)
+        let text = "The GNU General Public License is"
+        let result = try await client.score(.text(prompt: text, completion: "", studentTokenIDs: tokenizer.encode(text)))
+        XCTAssertEqual(result.layout, .chat)
+        XCTAssertEqual(result.serverBehaviour, [.echoIgnored, .generatedDespiteMaxTokensZero(1)])
+        XCTAssertEqual(result.mappedPositions, 0)
+        XCTAssertEqual(result.positions, tokenizer.encode(text).count - 1)
+        XCTAssertTrue(result.scores.topTokenIDs.allSatisfy { $0 == -1 })
+    }
+
+    /// A server that refuses `cache_prompt` is asked again without it, once, and never again.
+    func testARefusedCachePromptFieldIsDropped() async throws {
+        let tokenizer = StudentTokenizer.shared
+        let server = FaultyServer(plans: [:], tokenizer: tokenizer, expectedAuthorization: "Bearer " + Self.key, refusesCachePrompt: true)
+        let (port, task) = try await server.start()
+        defer { task.cancel() }
+        var settings = settings(port: port)
+        settings.disablePromptCache = true
+        let client = try TeacherAPIClient(settings: settings, tokenizer: tokenizer)
+        let first = try await client.score(.text(prompt: "One", completion: " two", studentTokenIDs: tokenizer.encode("One two")))
+        let second = try await client.score(.text(prompt: "Three", completion: " four", studentTokenIDs: tokenizer.encode("Three four")))
+        XCTAssertEqual(first.serverBehaviour, [.promptCacheFieldRefused])
+        XCTAssertEqual(second.serverBehaviour, [])
+        XCTAssertEqual(first.mappedPositions, 1)
+        XCTAssertEqual(client.statistics.requests, 3)
+        XCTAssertEqual(client.statistics.totalRetries, 0)
+    }
+
     private func settings(port: Int) -> TeacherAPISettings {
         TeacherAPISettings(
             baseURL: "http://127.0.0.1:\(port)/v1", model: "teacher", apiKeyEnvironmentVariable: Self.keyVariable, topLogprobs: 2,
