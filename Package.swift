@@ -25,6 +25,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -39,11 +40,14 @@ let package = Package(
             name: "SLMTraining",
             dependencies: ["SLMTensor", "SLMModel", "CHDF5", .product(name: "Yams", package: "Yams")]),
         .target(name: "SLMEvaluation", dependencies: ["SLMTensor", "SLMModel", "SLMTraining"]),
+        .target(
+            name: "SLMServe",
+            dependencies: ["SLMTensor", "SLMModel", .product(name: "Hummingbird", package: "hummingbird")]),
         .target(name: "SLMBenchmarks", dependencies: ["SLMTensor", "SLMModel", "SLMTraining"]),
         .executableTarget(
             name: "slm",
             dependencies: [
-                "SLMTensor", "SLMModel", "SLMTraining", "SLMEvaluation", "SLMBenchmarks", "CBLAS", "CHDF5",
+                "SLMTensor", "SLMModel", "SLMTraining", "SLMEvaluation", "SLMServe", "SLMBenchmarks", "CBLAS", "CHDF5",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .target(name: "SLMTestSupport", dependencies: ["SLMTensor"], path: "Tests/SLMTestSupport"),
@@ -52,6 +56,9 @@ let package = Package(
         .testTarget(name: "SLMTrainingTests", dependencies: ["SLMTraining", "SLMModel", "SLMTensor", "SLMTestSupport"]),
         .testTarget(name: "SLMEvaluationTests", dependencies: ["SLMEvaluation", "SLMTraining", "SLMModel", "SLMTestSupport"]),
         .testTarget(name: "NativeLibraryTests", dependencies: ["CHDF5"]),
+        .testTarget(
+            name: "TeacherAPITests",
+            dependencies: ["slm", "SLMServe", "SLMTraining", "SLMModel", "SLMTestSupport", .product(name: "Hummingbird", package: "hummingbird")]),
         .testTarget(name: "CommandLineTests", dependencies: ["slm", "SLMTraining", "SLMTestSupport"]),
     ]
 )

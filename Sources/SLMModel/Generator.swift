@@ -70,7 +70,9 @@ public final class Generator {
     private var stopIds: Set<Int32> = []
     private var decoder: StreamingDecoder
     private var stops = StopStringMatcher([])
-    private var logits: Tensor?
+    /// The logits [V] the last token of `next()` was drawn from (after `start`: those of the first
+    /// reply token), for callers that report log-probabilities.
+    public private(set) var logits: Tensor?
     /// The last token yielded, not yet run through the model.
     private var pending: Int32?
     private var generationStart: UInt64 = 0

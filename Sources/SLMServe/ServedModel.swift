@@ -1,0 +1,48 @@
+import Foundation
+import SLMModel
+
+/// The model `slm serve` answers with: weights (with an adapter attached when given), tokenizer
+/// and chat template, and the id clients name it by in `model`.
+public struct ServedModel: @unchecked Sendable {
+    public let id: String
+    let generator: Generator
+    let template: ChatMLTemplate
+    /// Put the tokenizer's BOS before every prompt (GGUF `tokenizer.ggml.add_bos_token`).
+    let addBOS: Bool
+    /// Startup notes for the log (e.g. a chat template replaced by plain ChatML).
+    public let notes: [String]
+
+    public var tokenizer: BPETokenizer { generator.tokenizer }
+    public var contextLength: Int { generator.cache.maxTokens }
+
+    /// Loads `path` (a .gguf file, whose projections stay quantized, or a Hugging Face folder) and the
+    /// PEFT adapter folder `adapter`. `contextLength` as `Generator`'s.
+    public static func load(path: String, adapter: String?, contextLength: Int?, id: String? = nil) throws -> ServedModel {
+        var isDirectory: ObjCBool = false
+        _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+        let (model, loadedTokenizer) = try ModelLoader.load(path: path, keepQuantized: !isDirectory.boolValue)
+        guard let tokenizer = loadedTokenizer else {
+            throw FormatError(file: path, field: nil, "carries no tokenizer: put tokenizer.json in the model folder, or use a GGUF file with tokenizer metadata")
+        }
+        if let adapter { try PEFTAdapter.load(adapter, into: model) }
+        var notes: [String] = []
+        let declared = try ModelLoader.declaredChatTemplate(path: path)
+        let template = declared.flatMap(ChatMLTemplate.init(declared:)) ?? ChatMLTemplate()
+        if declared != nil, ChatMLTemplate(declared: declared!) == nil {
+            notes.append("the model's chat template is not ChatML; /v1/chat/completions uses plain ChatML")
+        } else if declared == nil {
+            notes.append("the model declares no chat template; /v1/chat/completions uses plain ChatML")
+        }
+        let addBOS = try !isDirectory.boolValue && GGUFFile(path: path)["tokenizer.ggml.add_bos_token"].map { "\($0)" } == "true"
+        let name = id ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+        return ServedModel(
+            id: name, generator: try Generator(model: model, tokenizer: tokenizer, contextLength: contextLength),
+            template: template, addBOS: addBOS && tokenizer.bosTokenId != nil, notes: notes)
+    }
+
+    /// Token ids of a prompt text (special tokens such as `<|im_start|>` recognised).
+    func encode(_ text: String) -> [Int32] {
+        let ids = tokenizer.encode(text)
+        return addBOS ? [tokenizer.bosTokenId!] + ids : ids
+    }
+}
