@@ -55,4 +55,19 @@ final class ExportCommandTests: XCTestCase {
         XCTAssertTrue(process.errorText.contains("self_attn.q_proj.lora_B.weight"), process.errorText)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.contains("model.gguf") }, [])
     }
+
+    /// SIGKILL while the demo model is being written (as F32, 515 MiB): the bytes were going to a
+    /// temporary file, so nothing is left under the final name.
+    func testKilledExportLeavesNoFileUnderTheFinalName() throws {
+        let base = try Fixture.demoModelPath(), out = folder + "/killed.gguf"
+        let process = try slm(["merge", "--base", base, "--out", out, "--quant", "f32", "--no-verify"])
+        let deadline = Date().addingTimeInterval(60)
+        func writing() -> Bool { (try? FileManager.default.contentsOfDirectory(atPath: folder))?.contains { $0.hasPrefix(".killed.gguf.") } ?? false }
+        while process.isRunning, Date() < deadline, !writing() { usleep(2_000) }
+        XCTAssertTrue(process.isRunning && writing(), "the export ended (or never started writing) before it could be killed")
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationReason, .uncaughtSignal)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out), "a killed export must not leave a file under the final name")
+    }
 }
