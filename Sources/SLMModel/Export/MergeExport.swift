@@ -40,11 +40,19 @@ public enum MergeExport {
     }
 
     /// Loads the base and adapter and writes what `request` asks for; `progress(done, total)` while a GGUF is written.
-    public static func run(_ request: Request, progress: (Int, Int) -> Void = { _, _ in }) throws -> Outcome {
+    /// `notice` hears about an adapter whose config names another base model than `request.base`
+    /// (its shapes fit, or loading would have failed: e.g. trained on the GGUF of this HF folder).
+    public static func run(_ request: Request, notice: (String) -> Void = { _ in }, progress: (Int, Int) -> Void = { _, _ in }) throws -> Outcome {
         guard request.format != .loraGGUF || request.adapter != nil else {
             throw FormatError(file: request.out, field: nil, "a lora-gguf export writes an adapter, and none was given")
         }
-        let loaded = try loadBase(request.base, adapter: request.adapter)
+        let loaded = try ExportBase.load(request.base)
+        if let adapter = request.adapter {
+            let config = try PEFTAdapter.load(adapter, into: loaded.model).config
+            if let trainedOn = config.baseModelNameOrPath, !sameModel(trainedOn, request.base) {
+                notice("the adapter's adapter_config.json names base model \(trainedOn), not \(request.base); its modules and shapes fit, so it is merged")
+            }
+        }
         switch request.format {
         case .loraGGUF:
             let name = URL(fileURLWithPath: request.adapter!).standardizedFileURL.lastPathComponent
@@ -86,6 +94,12 @@ public enum MergeExport {
             comparison = try ExportComparison(reference: base.model, exported: exported, tokenizer: base.tokenizer, probe: probe)
         }
         return FolderResult(seconds: seconds, comparison: comparison)
+    }
+
+    /// Whether two model names or paths point at the same thing (same resolved path, or same last component).
+    static func sameModel(_ a: String, _ b: String) -> Bool {
+        let x = URL(fileURLWithPath: a).standardizedFileURL, y = URL(fileURLWithPath: b).standardizedFileURL
+        return x.resolvingSymlinksInPath() == y.resolvingSymlinksInPath() || x.lastPathComponent == y.lastPathComponent
     }
 
     /// Loads `basePath` (a .gguf file or a Hugging Face folder) and attaches the PEFT adapter in
