@@ -18,6 +18,7 @@ final class ExportCommandTests: XCTestCase {
     func testTrainingRunEndsWithTheRecipesExport() throws {
         try run.writeRecipe("""
               sequence_length: 32
+              heldout_fraction: 0.25
             lora:
               r: 4
               target_modules: [q_proj, v_proj]
@@ -40,7 +41,10 @@ final class ExportCommandTests: XCTestCase {
         }
         let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/run/export/model-q8_0.report.json"))) as? [String: Any]
         XCTAssertEqual((report?["tensors"] as? [Any])?.count, 2 * 9 + 3)
-        XCTAssertNotNil((report?["verification"] as? [String: Any])?["perplexity"])
+        let verification = report?["verification"] as? [String: Any]
+        XCTAssertNotNil(verification?["perplexity"])
+        // verified on the held-out samples (2 records of a few words), not on the longer built-in text
+        XCTAssertLessThan(verification?["probe_tokens"] as? Int ?? .max, 64)
     }
 
     func testMismatchedAdapterIsRefusedAndNothingIsWritten() throws {
