@@ -9,10 +9,9 @@ struct Merge: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Merge a LoRA adapter into its base model and export it as GGUF (llama.cpp, ollama) or a Hugging Face folder.",
         discussion: """
-            W' = W + s·B·A (s = lora_alpha / r, or lora_alpha / √r with rsLoRA). A quantized GGUF base is
-            dequantized, merged in f32 and quantized once. The written file is read back and compared with
-            base + adapter on a probe text (logits, perplexity, greedy output); --no-verify skips that.
-            A GGUF export gets an ollama Modelfile beside it (NAME.Modelfile).
+            W' = W + s·B·A (s = lora_alpha / r, or lora_alpha / √r with rsLoRA). A quantized GGUF base is dequantized, merged in f32 and quantized once. \
+            The written file is read back and compared with base + adapter on a probe text (logits, perplexity, greedy output); --no-verify skips that. \
+            A GGUF export gets an ollama Modelfile (NAME.Modelfile) and a report (NAME.report.json) beside it. docs/export.md describes every format.
             """)
 
     @Option(help: "The base model: a .gguf file or a Hugging Face folder (config.json, safetensors, tokenizer.json).")

@@ -8,7 +8,7 @@ import SLMTraining
 enum MergeReport {
     static func run(_ request: MergeExport.Request, progress: ProgressReporter) throws {
         progress.message("exporting \(request.base)\(request.adapter.map { " + adapter \($0)" } ?? "") to \(request.out) (\(request.format.rawValue))")
-        let outcome = try MergeExport.run(request) { done, total in
+        let outcome = try MergeExport.run(request, notice: { progress.message("note: " + $0) }) { done, total in
             if done == total || done % 25 == 0 { progress.message("writing \(request.out): \(done)/\(total) tensors") }
         }
         switch outcome {

@@ -42,6 +42,10 @@ struct RecipeCommand: ParsableCommand {
             print("train:  \(length), lr \(compact(r.train.lr)) \(r.train.schedule.rawValue), \(r.train.warmupSteps) warmup steps")
             print("tokens per optimizer step: \(r.train.batchSize) batch × \(r.train.gradientAccumulation) accumulation × \(r.data.sequenceLength) tokens = \(r.tokensPerOptimizerStep)")
             print("output: \(r.output.dir)")
+            if let x = r.export {
+                let kind = x.format == .gguf ? "GGUF \(x.quant.rawValue)" : x.format == .safetensors ? "Hugging Face folder, \(x.dtype.rawValue)" : "LoRA adapter GGUF"
+                print("export: \(kind) → \(x.exportPath(outputDir: r.output.dir))\(x.verify ? ", verified" : "")")
+            }
         }
 
         /// 32 rather than 32.0; 0.0002 as it is.

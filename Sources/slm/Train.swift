@@ -44,10 +44,11 @@ struct Train: ParsableCommand {
                 print("evaluation report: \(folder)/report.html (report.md, report.json, predictions.jsonl)")
             }
             if let export = recipe.export {
-                let request = MergeExport.Request(
+                var request = MergeExport.Request(
                     base: recipe.model.path, adapter: summary.result, out: export.exportPath(outputDir: recipe.output.dir),
                     format: export.format, fileType: export.quant, dtype: export.dtype.safetensors,
                     probe: export.verify ? ExportComparison.defaultProbe : nil)
+                if export.verify { request.probeIds = try ExportProbe.heldoutIds(recipe) }
                 try FileManager.default.createDirectory(
                     atPath: (request.out as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                 try MergeReport.run(request, progress: progress)

@@ -205,4 +205,12 @@ final class GGUFExportTests: XCTestCase {
         let folder = (out as NSString).deletingLastPathComponent
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder), [])
     }
+
+    func testWriterRefusesArraysOfMixedTypes() {
+        let out = temporaryFile("mixed.gguf")
+        XCTAssertThrowsError(try GGUFWriter.write(metadata: [("test.mixed", .array([.uint8(1), .string("a")]))], tensors: [], to: out)) {
+            XCTAssertTrue("\($0)".contains("test.mixed"), "\($0)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+    }
 }

@@ -19,7 +19,17 @@ public struct ExportComparison: Sendable {
         reference: Transformer, exported: Transformer, tokenizer: BPETokenizer, probe: String,
         maxTokens: Int = 256, promptTokens: Int = 24, greedyTokens: Int = 24
     ) throws {
-        let ids = Array(tokenizer.encode(probe).prefix(maxTokens))
+        try self.init(
+            reference: reference, exported: exported, tokenizer: tokenizer, probeIds: tokenizer.encode(probe),
+            maxTokens: maxTokens, promptTokens: promptTokens, greedyTokens: greedyTokens)
+    }
+
+    /// The same on token ids (e.g. held-out samples as training formats them).
+    public init(
+        reference: Transformer, exported: Transformer, tokenizer: BPETokenizer, probeIds: [Int32],
+        maxTokens: Int = 256, promptTokens: Int = 24, greedyTokens: Int = 24
+    ) throws {
+        let ids = Array(probeIds.prefix(maxTokens))
         guard ids.count >= 2 else { throw TensorError(op: "ExportComparison", "the probe text has \(ids.count) tokens; at least 2 are needed") }
         let (a, nllA) = try Self.logits(reference, ids)
         let (b, nllB) = try Self.logits(exported, ids)

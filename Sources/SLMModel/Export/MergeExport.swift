@@ -21,6 +21,8 @@ public enum MergeExport {
         public var dtype: SafetensorsWriter.DType
         /// The text to verify on; nil: no verification.
         public var probe: String?
+        /// Token ids to verify on instead of `probe`'s (held-out samples as training formats them).
+        public var probeIds: [Int32]?
 
         public init(base: String, adapter: String?, out: String, format: Format, fileType: GGUFFileType, dtype: SafetensorsWriter.DType, probe: String?) {
             self.base = base
@@ -40,20 +42,29 @@ public enum MergeExport {
     }
 
     /// Loads the base and adapter and writes what `request` asks for; `progress(done, total)` while a GGUF is written.
-    public static func run(_ request: Request, progress: (Int, Int) -> Void = { _, _ in }) throws -> Outcome {
+    /// `notice` hears about an adapter whose config names another base model than `request.base`
+    /// (its shapes fit, or loading would have failed: e.g. trained on the GGUF of this HF folder).
+    public static func run(_ request: Request, notice: (String) -> Void = { _ in }, progress: (Int, Int) -> Void = { _, _ in }) throws -> Outcome {
         guard request.format != .loraGGUF || request.adapter != nil else {
             throw FormatError(file: request.out, field: nil, "a lora-gguf export writes an adapter, and none was given")
         }
-        let loaded = try loadBase(request.base, adapter: request.adapter)
+        let loaded = try ExportBase.load(request.base)
+        if let adapter = request.adapter {
+            let config = try PEFTAdapter.load(adapter, into: loaded.model).config
+            if let trainedOn = config.baseModelNameOrPath, !sameModel(trainedOn, request.base) {
+                notice("the adapter's adapter_config.json names base model \(trainedOn), not \(request.base); its modules and shapes fit, so it is merged")
+            }
+        }
         switch request.format {
         case .loraGGUF:
             let name = URL(fileURLWithPath: request.adapter!).standardizedFileURL.lastPathComponent
             try LoRAAdapterGGUF.write(loaded.model, architecture: loaded.model.config.architecture, name: name, to: request.out)
             return .adapter
         case .safetensors:
-            return .folder(try safetensors(loaded, out: request.out, dtype: request.dtype, probe: request.probe))
+            return .folder(try safetensors(loaded, out: request.out, dtype: request.dtype, probe: request.probe, probeIds: request.probeIds))
         case .gguf:
-            let result = try gguf(loaded, out: request.out, fileType: request.fileType, probe: request.probe, progress: progress)
+            let result = try gguf(
+                loaded, out: request.out, fileType: request.fileType, probe: request.probe, probeIds: request.probeIds, progress: progress)
             return .gguf(
                 result, modelfile: try OllamaModelfile.write(for: request.out, base: loaded),
                 report: try ExportReport.write(result, for: request.out, fileType: request.fileType))
@@ -76,16 +87,27 @@ public enum MergeExport {
 
     /// Writes `base` (with its adapter) to the Hugging Face folder `out` in `dtype`; with a `probe`
     /// text, loads the folder back and compares it with base + adapter.
-    public static func safetensors(_ base: ExportBase, out: String, dtype: SafetensorsWriter.DType, probe: String?) throws -> FolderResult {
+    public static func safetensors(_ base: ExportBase, out: String, dtype: SafetensorsWriter.DType, probe: String?, probeIds: [Int32]? = nil) throws -> FolderResult {
         let start = Date()
         try HuggingFaceExport.write(base, dtype: dtype, to: out)
         let seconds = Date().timeIntervalSince(start)
         var comparison: ExportComparison?
-        if let probe {
+        if probe != nil || probeIds != nil {
             let (exported, _) = try HuggingFaceModelLoader.load(folder: out)
-            comparison = try ExportComparison(reference: base.model, exported: exported, tokenizer: base.tokenizer, probe: probe)
+            comparison = try compare(base, exported, probe: probe, probeIds: probeIds)
         }
         return FolderResult(seconds: seconds, comparison: comparison)
+    }
+
+    static func compare(_ base: ExportBase, _ exported: Transformer, probe: String?, probeIds: [Int32]?) throws -> ExportComparison {
+        if let probeIds { return try ExportComparison(reference: base.model, exported: exported, tokenizer: base.tokenizer, probeIds: probeIds) }
+        return try ExportComparison(reference: base.model, exported: exported, tokenizer: base.tokenizer, probe: probe ?? ExportComparison.defaultProbe)
+    }
+
+    /// Whether two model names or paths point at the same thing (same resolved path, or same last component).
+    static func sameModel(_ a: String, _ b: String) -> Bool {
+        let x = URL(fileURLWithPath: a).standardizedFileURL, y = URL(fileURLWithPath: b).standardizedFileURL
+        return x.resolvingSymlinksInPath() == y.resolvingSymlinksInPath() || x.lastPathComponent == y.lastPathComponent
     }
 
     /// Loads `basePath` (a .gguf file or a Hugging Face folder) and attaches the PEFT adapter in
@@ -99,7 +121,8 @@ public enum MergeExport {
     /// Writes `base` (with its adapter) to `out` as GGUF of `fileType`; with a `probe` text, reads the
     /// file back and compares it with base + adapter.
     public static func gguf(
-        _ base: ExportBase, out: String, fileType: GGUFFileType, probe: String?, progress: (Int, Int) -> Void = { _, _ in }
+        _ base: ExportBase, out: String, fileType: GGUFFileType, probe: String?, probeIds: [Int32]? = nil,
+        progress: (Int, Int) -> Void = { _, _ in }
     ) throws -> GGUFResult {
         let start = Date()
         let reports = try GGUFExport.write(
@@ -107,9 +130,9 @@ public enum MergeExport {
         let seconds = Date().timeIntervalSince(start)
         let bytes = (try? FileManager.default.attributesOfItem(atPath: out)[.size] as? Int) ?? 0
         var comparison: ExportComparison?
-        if let probe {
+        if probe != nil || probeIds != nil {
             let exported = try GGUFModelLoader.load(try GGUFFile(path: out), keepQuantized: false)
-            comparison = try ExportComparison(reference: base.model, exported: exported, tokenizer: base.tokenizer, probe: probe)
+            comparison = try compare(base, exported, probe: probe, probeIds: probeIds)
         }
         return GGUFResult(base: base, tensors: reports, fileBytes: bytes, seconds: seconds, comparison: comparison)
     }

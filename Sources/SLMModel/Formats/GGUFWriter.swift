@@ -50,6 +50,12 @@ public enum GGUFWriter {
                 throw FormatError(file: path, field: entry.name, "row length \(entry.shape.last!) is not a multiple of \(entry.type)'s block of \(entry.type.blockSize)")
             }
         }
+        for (key, value) in metadata {
+            guard let elements = value.array else { continue }
+            guard elements.allSatisfy({ $0.typeCode == elements[0].typeCode && $0.array == nil }) else {
+                throw FormatError(file: path, field: key, "a GGUF array holds values of one type and no arrays")
+            }
+        }
         var header = ByteWriter()
         header.append(UInt32(0x4655_4747))
         header.append(UInt32(3))

@@ -91,14 +91,13 @@ public enum Quantize {
     /// A u32 whose bit j is bit 4 of value j, then the low 4 bits as `storeNibbles` lays them out.
     @inline(__always)
     static func storeFiveBits(_ x: UnsafePointer<Float>, _ p: UnsafeMutableRawPointer, _ quantize: (Float) -> UInt8) {
-        var q = [UInt8](repeating: 0, count: 32)
         var high: UInt32 = 0
-        for j in 0..<32 {
-            q[j] = quantize(x[j])
-            high |= UInt32(q[j] >> 4) << j
+        for j in 0..<16 {
+            let a = quantize(x[j]), b = quantize(x[j + 16])
+            high |= UInt32(a >> 4) << j | UInt32(b >> 4) << (j + 16)
+            p.storeBytes(of: (a & 0xF) | (b & 0xF) << 4, toByteOffset: 4 + j, as: UInt8.self)
         }
         p.storeBytes(of: high.littleEndian, as: UInt32.self)
-        for j in 0..<16 { p.storeBytes(of: (q[j] & 0xF) | (q[j + 16] & 0xF) << 4, toByteOffset: 4 + j, as: UInt8.self) }
     }
 
     /// Byte j holds value j in its low nibble and value j + 16 in its high one.

@@ -23,9 +23,9 @@ enum QuantizeK {
 
     /// Q4_K (`five` false) or Q5_K (`five` true) of the 256 values at `x`.
     static func q4Kq5K(five: Bool, _ x: UnsafePointer<Float>, _ p: UnsafeMutableRawPointer) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256 + 32 + 12) { bytes in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 32 + 16) { floats in
-                q4Kq5K(five: five, x, p, levels: bytes.baseAddress!, trial: bytes.baseAddress! + 256, packed: bytes.baseAddress! + 288,
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256 + 12) { bytes in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 32 + 8 + 8 + 32) { floats in  // weights, scales, mins, trial levels
+                q4Kq5K(five: five, x, p, levels: bytes.baseAddress!, trial: floats.baseAddress! + 48, packed: bytes.baseAddress! + 256,
                        weights: floats.baseAddress!, scales: floats.baseAddress! + 32, mins: floats.baseAddress! + 40)
             }
         }
@@ -33,7 +33,7 @@ enum QuantizeK {
 
     private static func q4Kq5K(
         five: Bool, _ x: UnsafePointer<Float>, _ p: UnsafeMutableRawPointer, levels: UnsafeMutablePointer<UInt8>,
-        trial: UnsafeMutablePointer<UInt8>, packed: UnsafeMutablePointer<UInt8>, weights: UnsafeMutablePointer<Float>,
+        trial: UnsafeMutablePointer<Float>, packed: UnsafeMutablePointer<UInt8>, weights: UnsafeMutablePointer<Float>,
         scales: UnsafeMutablePointer<Float>, mins: UnsafeMutablePointer<Float>
     ) {
         let nmax = five ? 31 : 15
@@ -101,7 +101,7 @@ enum QuantizeK {
     /// x ≈ scale·L − min, min ≥ 0, trying grids of nmax + rmin + rdelta·k steps over [min(x, 0), max(x)].
     static func bestScaleAndMin(
         nmax: Int, n: Int, _ x: UnsafePointer<Float>, _ weights: UnsafePointer<Float>, _ levels: UnsafeMutablePointer<UInt8>,
-        trial: UnsafeMutablePointer<UInt8>, rmin: Float, rdelta: Float, steps: Int
+        trial: UnsafeMutablePointer<Float>, rmin: Float, rdelta: Float, steps: Int
     ) -> (scale: Float, min: Float) {
         var low = x[0], high = x[0]
         var sumW = weights[0]
@@ -131,7 +131,7 @@ enum QuantizeK {
             for i in 0..<n {
                 // nearest_int clamped to 0...nmax, kept in Float (the same integer, without a trapping conversion)
                 let fl = min(Float(nmax), max(0, (inverse * (x[i] - low)).rounded(.toNearestOrEven)))
-                trial[i] = UInt8(fl)
+                trial[i] = fl
                 let w = weights[i]
                 sumL += w * fl
                 sumL2 += w * fl * fl
@@ -147,11 +147,11 @@ enum QuantizeK {
             }
             var error: Float = 0
             for i in 0..<n {
-                let diff = thisScale * Float(trial[i]) + thisMin - x[i]
+                let diff = thisScale * trial[i] + thisMin - x[i]
                 error += weights[i] * (diff * diff)
             }
             if error < bestError {
-                for i in 0..<n { levels[i] = trial[i] }
+                for i in 0..<n { levels[i] = UInt8(trial[i]) }
                 bestError = error
                 scale = thisScale
                 low = thisMin
