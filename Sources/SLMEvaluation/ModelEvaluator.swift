@@ -32,6 +32,9 @@ public struct ModelEvaluator {
             let formatter = SampleFormatter(tokenizer: loaded.tokenizer, template: loaded.template, lossOn: .completion)
             try score(loaded, formatter, &column, &predictions)
             if options.generate, set.task != .none { try generate(loaded, formatter, &column, &predictions) }
+        } catch let error as SampleFormatter.ChatTemplateRequired {
+            column.error = "\(error) (with slm eval: --chat-template chatml)"
+            progress.message("\(spec.name): failed: \(column.error!)")
         } catch {
             column.error = "\(error)"
             progress.message("\(spec.name): failed: \(error)")
