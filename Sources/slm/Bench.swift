@@ -11,6 +11,8 @@ struct Bench: ParsableCommand {
         case gemm, block, attention, loss, train, generate
         /// Not in the default set: minutes of work and gigabytes, and its peak memory needs a process of its own.
         case memory1B = "memory-1b"
+        /// Not in the default set: writes and reads a 1M-token teacher cache (~100 MB) in the temporary folder.
+        case teacherCache = "teacher-cache"
 
         static let defaults: [Part] = [.gemm, .block, .attention, .loss, .train, .generate]
     }
@@ -39,6 +41,7 @@ struct Bench: ParsableCommand {
     func run() throws {
         Parallel.setThreads(threads)
         let parts = only.isEmpty ? Part.defaults : only
+        if parts == [.teacherCache] { return try teacherCache() }
         print("slm bench: \(threads) threads, median of \(runs) runs")
         let peak = GemmBenchmark.peak(runs: runs)
         print(String(format: "sgemm %-28@ %27@ %6.1f GFLOP/s", peak.label, "", peak.gflops))
@@ -72,6 +75,7 @@ struct Bench: ParsableCommand {
                          row.label, row.seconds * 1e3, row.matmulSeconds * 1e3, 100 * row.otherShare,
                          row.gflops, 100 * row.gflops / peak.gflops))
         }
+        if parts.contains(.teacherCache) { try teacherCache() }
         if parts.contains(.generate) {
             guard FileManager.default.fileExists(atPath: model) else {
                 print("generate: skipped, no model at \(model) (run scripts/setup, or pass --model)")
@@ -86,5 +90,15 @@ struct Bench: ParsableCommand {
                              r.generatedTokens, r.generationTokensPerSecond, 100 * r.generationMatmulShare))
             }
         }
+    }
+
+    /// Top-20 entries for 1M tokens written to and read from an HDF5 teacher cache.
+    private func teacherCache() throws {
+        let path = NSTemporaryDirectory() + "slm-bench-teacher-cache-\(getpid()).h5"
+        let r = try TeacherCacheBenchmark.run(path: path)
+        let raw = Double(r.tokens * (4 + 8 * r.k)) / 1e6  // tokens int32 + ids int32 + log-probs float32, as in memory
+        print(String(format: "teacher cache, %d tokens × top-%d, file %.1f MB (%.1f bytes/token):", r.tokens, r.k, Double(r.fileBytes) / 1e6, Double(r.fileBytes) / Double(r.tokens)))
+        print(String(format: "  write %6.2f s  %9.0f tokens/s  %7.1f MB/s of file  %7.1f MB/s in memory", r.writeSeconds, Double(r.tokens) / r.writeSeconds, Double(r.fileBytes) / 1e6 / r.writeSeconds, raw / r.writeSeconds))
+        print(String(format: "  read  %6.2f s  %9.0f tokens/s  %7.1f MB/s of file  %7.1f MB/s in memory", r.readSeconds, Double(r.tokens) / r.readSeconds, Double(r.fileBytes) / 1e6 / r.readSeconds, raw / r.readSeconds))
     }
 }

@@ -36,8 +36,21 @@ public struct Recipe: Sendable, Equatable {
         public var chatTemplate: ChatTemplateChoice = .auto
         /// Written as `base_model_name_or_path` in the adapter; nil: `path`.
         public var name: String?
+        /// Depth pruning: keep this many decoder layers; nil: all.
+        public var keepLayers: Int?
+        /// Which layers `keepLayers` keeps.
+        public var layerSelection: LayerSelection = .importance
+        /// Training samples the importance is measured on.
+        public var calibrationSamples = 32
 
         public init(path: String) { self.path = path }
+    }
+
+    public enum LayerSelection: String, Sendable, CaseIterable {
+        /// Spread evenly, first and last included.
+        case even
+        /// The layers that change their input most on calibration samples (1 − cosine, as ShortGPT).
+        case importance
     }
 
     public enum ChatTemplateChoice: String, Sendable, CaseIterable {

@@ -45,6 +45,9 @@ enum RecipeReader {
         s.bool("keep_quantized", &model.keepQuantized)
         s.choice("chat_template", &model.chatTemplate)
         s.string("name", &model.name)
+        s.int("keep_layers", &model.keepLayers, .atLeast(1))
+        s.choice("layer_selection", &model.layerSelection)
+        s.int("calibration_samples", &model.calibrationSamples, .atLeast(1))
         require(s, "path", "a Hugging Face model folder or a .gguf file")
         checkExists(s, "path", path, "file or folder")
         return model

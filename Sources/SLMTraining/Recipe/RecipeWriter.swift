@@ -15,6 +15,8 @@ public enum RecipeWriter {
         section("model", [
             ("path", quoted(m.path)), ("keep_quantized", "\(m.keepQuantized)"),
             ("chat_template", m.chatTemplate.rawValue), ("name", m.name.map(quoted) ?? "null"),
+            ("keep_layers", m.keepLayers.map { "\($0)" } ?? "null"), ("layer_selection", m.layerSelection.rawValue),
+            ("calibration_samples", "\(m.calibrationSamples)"),
         ])
         if let l = recipe.lora {
             section("lora", [

@@ -8,7 +8,7 @@ import SLMTensor
 public enum TrainingRunSetup {
     /// A recipe's model section, loaded.
     public struct LoadedModel {
-        public let model: Transformer
+        public var model: Transformer
         public let tokenizer: BPETokenizer
         /// nil: plain text.
         public let template: ChatMLTemplate?
@@ -24,8 +24,11 @@ public enum TrainingRunSetup {
 
     public static func prepare(_ recipe: Recipe, progress: ProgressReporter) throws -> Trainer {
         if let threads = recipe.train.threads { Parallel.setThreads(threads) }
-        let loaded = try loadModel(recipe.model, log: progress.message)
+        var loaded = try loadModel(recipe.model, log: progress.message)
         let data = try prepareData(recipe, tokenizer: loaded.tokenizer, template: loaded.template, log: progress.message)
+        if let keep = recipe.model.keepLayers {
+            loaded = try pruneDepth(loaded, keep: keep, recipe.model, calibration: data.plan.samples, log: progress.message)
+        }
         let heldout = try heldoutSet(data.records.heldout, formatter: data.formatter, recipe: recipe)
         let trainable: TrainableParameters
         if let lora = recipe.lora {
@@ -59,6 +62,27 @@ public enum TrainingRunSetup {
             "model \(m.path): \(model.config.layers) layers, \(model.config.hiddenSize) wide, vocabulary \(model.config.vocabSize)"
                 + (m.keepQuantized ? ", base kept quantized" : "") + "; chat template: \(template == nil ? "none" : "ChatML")")
         return LoadedModel(model: model, tokenizer: tokenizer, template: template)
+    }
+
+    /// The model with `keep` of its layers, chosen as `m.layerSelection` says; importance is measured
+    /// on the first `m.calibrationSamples` training samples.
+    static func pruneDepth(_ loaded: LoadedModel, keep: Int, _ m: Recipe.ModelSection, calibration: [TokenizedSample], log: (String) -> Void) throws -> LoadedModel {
+        let total = loaded.model.layers.count
+        guard keep <= total else { throw TrainingError("model.keep_layers is \(keep), but \(m.path) has only \(total) layers") }
+        let kept: [Int]
+        switch m.layerSelection {
+        case .even:
+            kept = DepthPruning.evenLayers(total: total, keep: keep)
+            log("depth pruning: keeping \(keep) of \(total) layers, evenly: \(kept)")
+        case .importance:
+            let scores = try DepthPruning.importance(of: loaded.model, calibration: calibration.prefix(m.calibrationSamples).map(\.ids))
+            kept = DepthPruning.mostImportant(scores, keep: keep)
+            log("depth pruning: keeping \(keep) of \(total) layers by importance (1 − cos(input, output)): \(kept); scores "
+                + scores.map { String(format: "%.3f", $0) }.joined(separator: " "))
+        }
+        var pruned = loaded
+        pruned.model = loaded.model.keepingLayers(kept)
+        return pruned
     }
 
     /// The data files read, their training records formatted and planned into batches.
