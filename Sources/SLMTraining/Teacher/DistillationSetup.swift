@@ -42,7 +42,7 @@ public enum DistillationSetup {
             let outcome = try TeacherCacheFiller.fill(
                 cache: d.cache, samples: samples, teacher: teacher, tokenizerFingerprint: expected.tokenizer, commitRows: commitRows
             ) { done, total, tokens, seconds in
-                progress.counter("teacher", done: done, of: total, detail: String(format: "%d tokens, %.0f tokens/s", tokens, Double(tokens) / max(seconds, 1e-9)))
+                progress.count("teacher", done, of: total, String(format: "%d tokens, %.0f tokens/s", tokens, Double(tokens) / max(seconds, 1e-9)))
             }
             progress.message("teacher: scored \(outcome.scored) samples (\(outcome.scoredTokens) tokens); \(outcome.alreadyCached) were cached already")
         }

@@ -24,23 +24,14 @@ public struct ProgressReporter: Sendable {
         }
     }
 
-    /// Held-out generation under way: on a terminal a line rewritten in place; otherwise a line at each quarter.
+    /// Held-out generation under way, counted as `count` does.
     public func evaluation(generated done: Int, of total: Int) {
         count("evaluating held-out", done, of: total, "generated")
     }
 
-    /// `what: done/total unit`: on a terminal a line rewritten in place; otherwise a line at each quarter.
-    public func count(_ what: String, _ done: Int, of total: Int, _ unit: String) {
-        if isTerminal {
-            write("\r\u{1B}[K" + "\(what): \(done)/\(total) \(unit)")
-        } else if done < total, done * 4 / total != (done - 1) * 4 / total {
-            write("\(what): \(done)/\(total) \(unit)\n")
-        }
-    }
-
-    /// Work counted in items (`teacher: 120/800 …`): on a terminal a line rewritten in place;
+    /// Work counted in items (`teacher: 120/800  …`): on a terminal a line rewritten in place;
     /// otherwise a line at each tenth and at the end.
-    public func counter(_ what: String, done: Int, of total: Int, detail: String) {
+    public func count(_ what: String, _ done: Int, of total: Int, _ detail: String) {
         let line = "\(what): \(done)/\(total)  \(detail)"
         if isTerminal {
             write("\r\u{1B}[K" + line + (done == total ? "\n" : ""))
