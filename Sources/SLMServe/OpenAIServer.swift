@@ -91,6 +91,10 @@ public struct OpenAIServer: Sendable {
         sse { write in
             let begin = Date()
             var layout = LegacyLayout(tokenizer: model.tokenizer, alternatives: job.tokenLogprobs)
+            if body.echo == true, job.promptLogprobs == nil {
+                // Echo without logprobs: the prompt's text comes first, unscored.
+                try await write(handler.chunk(text: body.prompt, logprobs: [], alternatives: nil, layout: &layout, finish: nil, id: id, created: created))
+            }
             for await event in events(job) {
                 switch event {
                 case .token(let t):

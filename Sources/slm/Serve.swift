@@ -10,11 +10,11 @@ struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve a model over an OpenAI-compatible HTTP API (/v1/models, /v1/completions, /v1/chat/completions).",
         discussion: """
-            Binds 127.0.0.1 by default (use --host 0.0.0.0 to accept other machines; there is no authentication).
-            The model is not thread-safe: requests are answered one at a time, in arrival order, and the others
-            queue. Completions support echo and logprobs (legacy layout, prompt tokens scored with echo); chat
-            completions support logprobs/top_logprobs (at most 20); "stream": true sends server-sent events.
-            Port 0 picks a free port; the bound address is printed on stdout. Stops on Ctrl-C. See docs/serve.md.
+            Binds 127.0.0.1 by default (--host 0.0.0.0 accepts other machines; there is no authentication).
+
+            The model is not thread-safe: requests are answered one at a time, in arrival order, and the others queue.
+
+            Completions support echo and logprobs (legacy layout; with echo the prompt tokens are scored too); chat completions support logprobs and top_logprobs (at most 20); "stream": true sends server-sent events. Port 0 picks a free port; the bound address is printed on stdout. Stops on Ctrl-C. See docs/serve.md.
             """)
 
     @Argument(help: "A .gguf model file, or a Hugging Face model folder.")
