@@ -3,9 +3,10 @@ import SLMTraining
 extension Evaluation {
     /// The report `slm train` writes into the run folder after the last step (`eval.report`): the
     /// base model and the tuned one (base + the run's adapter) side by side on `data.heldout`, with
-    /// the run's loss curves, under the recipe's `eval` settings. Returns the report folder, or nil
-    /// (saying why through `progress`) when the run cannot have one.
-    public static func reportRun(_ recipe: Recipe, progress: ProgressReporter) throws -> String? {
+    /// the run's loss curves, under the recipe's `eval` settings, followed by `exports` (the run's
+    /// exported models). Returns the report folder, or nil (saying why through `progress`) when the
+    /// run cannot have one.
+    public static func reportRun(_ recipe: Recipe, exports: [ModelSpec] = [], progress: ProgressReporter) throws -> String? {
         guard recipe.eval.report else { return nil }
         guard recipe.lora != nil else {
             progress.message("no evaluation report: full fine-tuning writes the trained tensors only; evaluate a merged export with slm eval")
@@ -19,7 +20,7 @@ extension Evaluation {
         let models = [
             ModelSpec(name: "base", path: recipe.model.path, adapter: nil),
             ModelSpec(name: "tuned", path: recipe.model.path, adapter: run.result(lora: true)),
-        ]
+        ] + exports
         let (report, predictions) = try Evaluation.run(models: models, dataPath: heldout, options: EvaluationOptions(recipe: recipe), recipePath: run.recipe, progress: progress)
         try write(report, predictions: predictions, to: run.report)
         return run.report

@@ -40,9 +40,7 @@ struct Train: ParsableCommand {
             progress.message("\(trainer.totalSteps) optimizer steps; run folder \(recipe.output.dir)")
             let summary = try trainer.run(resume: resume, saveInitialAdapter: saveInitialAdapter)
             report(summary)
-            if let folder = try Evaluation.reportRun(recipe, progress: progress) {
-                print("evaluation report: \(folder)/report.html (report.md, report.json, predictions.jsonl)")
-            }
+            var exports: [ModelSpec] = []
             if let export = recipe.export {
                 var request = MergeExport.Request(
                     base: recipe.model.path, adapter: summary.result, out: export.exportPath(outputDir: recipe.output.dir),
@@ -52,6 +50,12 @@ struct Train: ParsableCommand {
                 try FileManager.default.createDirectory(
                     atPath: (request.out as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                 try MergeReport.run(request, progress: progress)
+                if let name = export.modelName {
+                    exports.append(ModelSpec(name: name, path: request.out, adapter: nil))
+                }
+            }
+            if let folder = try Evaluation.reportRun(recipe, exports: exports, progress: progress) {
+                print("evaluation report: \(folder)/report.html (report.md, report.json, predictions.jsonl)")
             }
         } catch let error as EvaluationError {
             FileHandle.standardError.write(Data("error: evaluation report: \(error)\n".utf8))

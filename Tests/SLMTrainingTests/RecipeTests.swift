@@ -1,4 +1,5 @@
 import Foundation
+import SLMTestSupport
 import SLMTraining
 import XCTest
 
@@ -363,6 +364,19 @@ final class RecipeTests: XCTestCase {
             "recipes/test.yaml:14: train.seq_len: unknown key seq_len; did you mean data.sequence_length?",
             "recipes/test.yaml:15: train.zzz: unknown key zzz (the train keys are steps, epochs, batch_size, gradient_accumulation, lr, schedule, warmup_steps, weight_decay, adam_beta1, adam_beta2, adam_eps, max_grad_norm, seed, trainable, threads)",
         ])
+    }
+
+    func testShippedRecipesAreValid() throws {
+        _ = try Fixture.demoModelPath()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let names = try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("recipes").path).filter { $0.hasSuffix(".yaml") }
+        XCTAssertGreaterThanOrEqual(names.count, 3)
+        let previous = FileManager.default.currentDirectoryPath
+        FileManager.default.changeCurrentDirectoryPath(root.path)
+        defer { FileManager.default.changeCurrentDirectoryPath(previous) }
+        for name in names.sorted() {
+            XCTAssertNoThrow(try RecipeLoader.load(path: "recipes/" + name), name)
+        }
     }
 
     func testExportNeedsALoRARun() {

@@ -186,6 +186,15 @@ public struct Recipe: Sendable, Equatable {
 
         public init() {}
 
+        /// The export's column in the run's evaluation report; nil for an adapter alone, which is no model.
+        public var modelName: String? {
+            switch format {
+            case .gguf: return "tuned-\(quant.rawValue)"
+            case .safetensors: return "tuned-\(dtype.rawValue)"
+            case .loraGGUF: return nil
+            }
+        }
+
         /// `output.dir`/export/model-QUANT.gguf, model-DTYPE (a folder), or adapter.gguf.
         public func exportPath(outputDir: String) -> String {
             if let path { return path }
