@@ -111,6 +111,43 @@ final class DistillationTests: XCTestCase {
         XCTAssertTrue(found.contains { $0.hasPrefix("distillation.cache: missing") }, "\(found)")
     }
 
+    func testAnAPITeacherSection() throws {
+        let api = try recipe("""
+              teacher:
+                api:
+                  base_url: http://127.0.0.1:8080/v1
+                  model: big-teacher
+                  api_key_env: TEACHER_KEY
+                  concurrency: 2
+                  timeout: 30
+              cache: c.h5
+              k: 5
+            """).distillation
+        var expected = Recipe.APITeacherSection(baseURL: "http://127.0.0.1:8080/v1", model: "big-teacher")
+        (expected.apiKeyEnv, expected.concurrency, expected.timeout) = ("TEACHER_KEY", 2, 30)
+        XCTAssertEqual(api?.teacher.api, expected)
+        XCTAssertEqual(api?.k, 5)
+        let written = RecipeWriter.yaml(try recipe("  teacher:\n    model: \(Fixture.path("hf_llama"))\n  cache: c.h5").with(distillation: api))
+        XCTAssertEqual(try RecipeLoader.load(yaml: written, fileName: "effective.yaml").distillation, api)
+
+        let found = problems("""
+              teacher:
+                model: \(Fixture.path("hf_llama"))
+                api:
+                  base_url: ftp://example.com
+                  modle: x
+              cache: c.h5
+              k: 30
+              teacher_temperature: 2
+            """)
+        XCTAssertTrue(found.contains { $0.hasPrefix("distillation.teacher.model: applies to a local teacher") }, "\(found)")
+        XCTAssertTrue(found.contains { $0.hasPrefix("distillation.teacher.api.base_url: must start with http:// or https://") }, "\(found)")
+        XCTAssertTrue(found.contains { $0.hasPrefix("distillation.teacher.api.model: missing") }, "\(found)")
+        XCTAssertTrue(found.contains { $0.hasPrefix("distillation.teacher.api.modle: unknown key modle; did you mean model?") }, "\(found)")
+        XCTAssertTrue(found.contains { $0.hasPrefix("distillation.k: an API teacher returns at most 20") }, "\(found)")
+        XCTAssertTrue(found.contains { $0.hasPrefix("distillation.teacher_temperature: an API teacher") }, "\(found)")
+    }
+
     // MARK: Batches
 
     /// Each labelled position gets the teacher row of its own sample and position; others get none.
@@ -153,5 +190,13 @@ final class DistillationTests: XCTestCase {
             }
         }
         XCTAssertEqual(seen, 2 + 2 + 1)
+    }
+}
+
+private extension Recipe {
+    func with(distillation: DistillationSection?) -> Recipe {
+        var recipe = self
+        recipe.distillation = distillation
+        return recipe
     }
 }

@@ -89,6 +89,50 @@ final class ServedTeacherTests: XCTestCase {
         }
     }
 
+    /// `distillation.teacher.api` end to end: the cache that `slm teacher` fills through the API
+    /// holds the top-k the local teacher computes from the same model (same tokenizer, so every
+    /// position maps); a second fill finds everything cached.
+    func testAPITeacherFillsTheCacheLikeTheLocalTeacher() throws {
+        let server = try served()
+        let tokenizer = try demoTokenizer()
+        let samples = ["The GNU General Public License is a free software license.", "Route this ticket: my invoice is wrong."].map {
+            let ids = tokenizer.encode($0)
+            return TokenizedSample(ids: ids, lossMask: [Bool](repeating: true, count: ids.count))
+        }
+        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("slm-api-teacher-\(UUID().uuidString).h5").path
+        defer {
+            try? FileManager.default.removeItem(atPath: cache)
+            try? FileManager.default.removeItem(atPath: cache + ".lock")
+        }
+        setenv("SLM_SERVED_TEST_KEY", Self.key, 1)
+        var api = Recipe.APITeacherSection(baseURL: "http://127.0.0.1:\(server.port)/v1", model: "SmolLM2-135M-Instruct.Q4_1")
+        api.apiKeyEnv = "SLM_SERVED_TEST_KEY"
+        var teacher = Recipe.TeacherSection(model: "")
+        teacher.api = api
+        var section = Recipe.DistillationSection(teacher: teacher, cache: cache)
+        section.k = 5
+        let progress = ProgressReporter(logEvery: 1, isTerminal: false)
+        let filled = try DistillationSetup.fillCache(section, samples: samples, studentTokenizer: tokenizer, progress: progress)
+        XCTAssertEqual(filled.attributes.source, "api-echo")
+        XCTAssertEqual(filled.attributes.teacher, "api:SmolLM2-135M-Instruct.Q4_1@http://127.0.0.1:\(server.port)/v1")
+        XCTAssertEqual(filled.entries.count, 2)
+
+        var localSection = Recipe.TeacherSection(model: try Fixture.demoModelPath())
+        localSection.keepQuantized = true
+        let local = try LocalTeacher(localSection, k: 5, temperature: 1)
+        for sample in samples {
+            let cached = try filled.scores(at: try XCTUnwrap(filled.entryIndex(of: TeacherCacheFile.key(of: sample.ids))))
+            let reference = try local.scores(for: sample)
+            XCTAssertEqual(cached.tokenIDs, sample.ids)
+            for row in 0..<(sample.ids.count - 1) {
+                XCTAssertEqual(cached.topTokenIDs[row * 5], reference.topTokenIDs[row * 5], "top-1 at row \(row)")
+                XCTAssertEqual(cached.topLogProbs[row * 5], reference.topLogProbs[row * 5], accuracy: 0.02, "row \(row)")
+            }
+        }
+        XCTAssertEqual(try DistillationSetup.fillCache(section, samples: samples, studentTokenizer: tokenizer, progress: progress).entries.count, 2)
+        XCTAssertFalse(server.errorText.contains(Self.key))
+    }
+
     /// Errors in OpenAI's shape with the right statuses, and a stream that ends with [DONE].
     func testErrorsAndStreaming() async throws {
         let server = try served()

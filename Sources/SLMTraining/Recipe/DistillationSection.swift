@@ -40,16 +40,38 @@ extension Recipe {
         public var topKTail: TopKTail { tail == .renormalized ? .renormalized : .tailBucket }
     }
 
-    /// A local teacher: any model slm loads.
+    /// The teacher: a local model (any model slm loads), or an OpenAI-compatible API (`api`).
     public struct TeacherSection: Sendable, Equatable {
-        /// A Hugging Face folder or a .gguf file.
+        /// A Hugging Face folder or a .gguf file; empty when the teacher is an API.
         public var model: String
         /// A PEFT adapter folder applied to it; nil: none.
         public var adapter: String?
         /// Keep GGUF weights quantized in memory.
         public var keepQuantized = false
+        /// An OpenAI-compatible server that scores the dataset's text; nil: the local `model`.
+        public var api: APITeacherSection?
 
         public init(model: String) { self.model = model }
+    }
+
+    /// `teacher.api`: the server, the teacher's name there, and the NAME of the environment variable
+    /// that holds the key (never the key itself). docs/teacher-api.md describes the client.
+    public struct APITeacherSection: Sendable, Equatable {
+        public var baseURL: String
+        public var model: String
+        /// nil: no key (a local server).
+        public var apiKeyEnv: String?
+        /// Requests in flight at most.
+        public var concurrency = 4
+        /// Seconds a request may take before it is abandoned and retried.
+        public var timeout = 120.0
+        /// Retries of one request (429, 5xx, timeouts, dropped connections, unreadable bodies).
+        public var maxRetries = 6
+
+        public init(baseURL: String, model: String) {
+            self.baseURL = baseURL
+            self.model = model
+        }
     }
 
     public enum Loss: String, Sendable, CaseIterable {
@@ -72,6 +94,8 @@ extension RecipeReader {
         var teacher = Recipe.TeacherSection(model: model ?? "")
         t.string("adapter", &teacher.adapter)
         t.bool("keep_quantized", &teacher.keepQuantized)
+        let a = t.section("api")
+        if a.isPresent { teacher.api = apiTeacher(a) }
         var cache: String?
         s.string("cache", &cache)
         var d = Recipe.DistillationSection(teacher: teacher, cache: cache ?? "")
@@ -85,16 +109,44 @@ extension RecipeReader {
         if s.isPresent {
             require(s, "cache", "the HDF5 teacher cache file (created if missing)")
             if !s.isGiven("teacher") {
-                s.logProblem("teacher", "missing: give teacher.model, the local teacher model")
+                s.logProblem("teacher", "missing: give teacher.model (a local model) or teacher.api (an OpenAI-compatible server)")
+            } else if a.isPresent {
+                for key in ["model", "adapter", "keep_quantized"] where t.isGiven(key) {
+                    t.logProblem(key, "applies to a local teacher; this teacher is teacher.api")
+                }
+                if d.k > 20 { s.logProblem("k", "an API teacher returns at most 20 candidates per position (top_logprobs), got \(d.k)") }
+                if d.teacherTemperature != 1 {
+                    s.logProblem("teacher_temperature", "an API teacher's log-probabilities are at temperature 1; leave teacher_temperature at 1")
+                }
             } else if case .mapping? = s.value("teacher") {
-                require(t, "model", "the teacher: a Hugging Face model folder or a .gguf file")
+                require(t, "model", "the teacher: a Hugging Face model folder or a .gguf file (or teacher.api for a server)")
                 checkExists(t, "model", model, "file or folder")
                 checkExists(t, "adapter", teacher.adapter, "folder")
             }
             if s.isGiven("beta"), d.loss != .jsd { s.logProblem("beta", "only applies to loss: jsd") }
         }
-        t.logUnknownKeys(otherSections: [])
+        a.logUnknownKeys(otherSections: [])
+        t.logUnknownKeys(otherSections: [a])
         return d
+    }
+
+    private static func apiTeacher(_ a: RecipeSectionReader) -> Recipe.APITeacherSection {
+        var baseURL: String?, model: String?
+        a.string("base_url", &baseURL)
+        a.string("model", &model)
+        var api = Recipe.APITeacherSection(baseURL: baseURL ?? "", model: model ?? "")
+        a.string("api_key_env", &api.apiKeyEnv)
+        a.int("concurrency", &api.concurrency, ValueRange(lower: 1, upper: 256, upperIncluded: true))
+        var timeout: Double? = api.timeout
+        a.number("timeout", &timeout, .above(0))
+        api.timeout = timeout ?? api.timeout
+        a.int("max_retries", &api.maxRetries, ValueRange(lower: 0, upper: 100, upperIncluded: true))
+        require(a, "base_url", "the server's API root, e.g. http://127.0.0.1:8080/v1")
+        require(a, "model", "the teacher's model name on the server")
+        if let baseURL, !(baseURL.hasPrefix("http://") || baseURL.hasPrefix("https://")) {
+            a.logProblem("base_url", "must start with http:// or https://, got \(baseURL)")
+        }
+        return api
     }
 }
 
@@ -110,9 +162,19 @@ extension RecipeWriter {
     static func distillationYAML(_ d: Recipe.DistillationSection) -> String {
         var out = "\ndistillation:\n"
         out += "  teacher:\n"
-        out += "    model: \(quoted(d.teacher.model))\n"
-        out += "    adapter: \(d.teacher.adapter.map(quoted) ?? "null")\n"
-        out += "    keep_quantized: \(d.teacher.keepQuantized)\n"
+        if let api = d.teacher.api {
+            out += "    api:\n"
+            out += "      base_url: \(quoted(api.baseURL))\n"
+            out += "      model: \(quoted(api.model))\n"
+            out += "      api_key_env: \(api.apiKeyEnv.map(quoted) ?? "null")\n"
+            out += "      concurrency: \(api.concurrency)\n"
+            out += "      timeout: \(api.timeout)\n"
+            out += "      max_retries: \(api.maxRetries)\n"
+        } else {
+            out += "    model: \(quoted(d.teacher.model))\n"
+            out += "    adapter: \(d.teacher.adapter.map(quoted) ?? "null")\n"
+            out += "    keep_quantized: \(d.teacher.keepQuantized)\n"
+        }
         out += "  cache: \(quoted(d.cache))\n"
         out += "  k: \(d.k)\n"
         out += "  teacher_temperature: \(d.teacherTemperature)\n"

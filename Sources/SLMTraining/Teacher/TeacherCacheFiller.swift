@@ -13,8 +13,8 @@ public enum TeacherCacheFiller {
     }
 
     /// Scores every sample of `samples` whose token ids the cache at `path` lacks, committing every
-    /// `commitRows` rows or more. `progress`
-    /// gets (done, to do, tokens scored, seconds) after each sample.
+    /// `commitRows` rows or more, asking the teacher for `teacher.batchSize` samples at a time.
+    /// `progress` gets (done, to do, tokens scored, seconds) after each sample.
     public static func fill(
         cache path: String, samples: [TokenizedSample], teacher: any TeacherSource, tokenizerFingerprint: String,
         commitRows: Int = 8 * TeacherCacheFile.chunkRows, progress: (Int, Int, Int, Double) -> Void = { _, _, _, _ in }
@@ -28,14 +28,18 @@ public enum TeacherCacheFiller {
         }
         let start = Date()
         var tokens = 0
-        for (n, sample) in missing.enumerated() {
-            let scores = try teacher.scores(for: sample)
-            guard scores.tokenIDs == sample.ids else {
-                throw TrainingError("the teacher \(teacher.identity) returned scores for other tokens than the sample it was given")
+        var done = 0
+        for first in stride(from: 0, to: missing.count, by: max(teacher.batchSize, 1)) {
+            let batch = Array(missing[first..<min(first + max(teacher.batchSize, 1), missing.count)])
+            for (sample, scores) in zip(batch, try teacher.scores(for: batch)) {
+                guard scores.tokenIDs == sample.ids else {
+                    throw TrainingError("the teacher \(teacher.identity) returned scores for other tokens than the sample it was given")
+                }
+                try writer.append(scores)
+                tokens += sample.ids.count
+                done += 1
+                progress(done, missing.count, tokens, Date().timeIntervalSince(start))
             }
-            try writer.append(scores)
-            tokens += sample.ids.count
-            progress(n + 1, missing.count, tokens, Date().timeIntervalSince(start))
         }
         try writer.close()
         return Outcome(samples: distinct, alreadyCached: distinct - missing.count, scored: missing.count, scoredTokens: tokens)

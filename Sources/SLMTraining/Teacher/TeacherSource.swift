@@ -12,9 +12,22 @@ public protocol TeacherSource: AnyObject {
     /// The teacher's top-k for every position of one sample, in the student's vocabulary;
     /// `tokenIDs` of the result must equal `sample.ids`.
     func scores(for sample: TokenizedSample) throws -> TeacherScores
+    /// Samples handed to `scores(for samples:)` at once (an API teacher keeps that many requests in flight).
+    var batchSize: Int { get }
+    /// `scores(for:)` of each sample, in order.
+    func scores(for samples: [TokenizedSample]) throws -> [TeacherScores]
+    /// What the teacher has to say after a fill (requests, retries, mapped share), if anything.
+    var summary: String? { get }
 }
 
 extension TeacherSource {
+    public var batchSize: Int { 1 }
+    public var summary: String? { nil }
+
+    public func scores(for samples: [TokenizedSample]) throws -> [TeacherScores] {
+        try samples.map { try scores(for: $0) }
+    }
+
     /// The cache attributes of this teacher for a student tokenizer with `tokenizerFingerprint`.
     public func cacheAttributes(tokenizerFingerprint: String) -> TeacherCacheAttributes {
         TeacherCacheAttributes(teacher: identity, tokenizer: tokenizerFingerprint, k: k, temperature: temperature, source: sourceKind)
