@@ -98,14 +98,9 @@ struct HDF5Calls {
         var newDims = [newRows] + trailing
         try check(H5Dset_extent(dataset, &newDims), "cannot extend \(name) to \(newRows) rows (is it chunked with an unlimited first dimension?)")
         guard rows > 0 else { return }
-        let fileSpace = try id(H5Dget_space(dataset), "cannot read the shape of \(name)")
-        defer { H5Sclose(fileSpace) }
-        var offset = [start] + trailing.map { _ in 0 }
-        var count = [rows] + trailing
-        try check(H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, &offset, nil, &count, nil), "cannot select rows of \(name)")
-        let memorySpace = try id(H5Screate_simple(Int32(count.count), &count, nil), "cannot make a memory space for \(name)")
-        defer { H5Sclose(memorySpace) }
-        try check(H5Dwrite(dataset, memoryType, memorySpace, fileSpace, slm_H5P_DEFAULT(), bytes), "cannot write \(rows) rows of \(name)")
+        try withRows(dataset, name: name, start: start, rows: rows, trailing: trailing) { memorySpace, fileSpace in
+            try check(H5Dwrite(dataset, memoryType, memorySpace, fileSpace, slm_H5P_DEFAULT(), bytes), "cannot write \(rows) rows of \(name)")
+        }
     }
 
     /// Reads rows [start, start + rows) of a dataset with shape [n, trailing...] into `bytes`,
@@ -115,6 +110,16 @@ struct HDF5Calls {
         into bytes: UnsafeMutableRawPointer?
     ) throws {
         guard rows > 0 else { return }
+        try withRows(dataset, name: name, start: start, rows: rows, trailing: trailing) { memorySpace, fileSpace in
+            try check(H5Dread(dataset, memoryType, memorySpace, fileSpace, slm_H5P_DEFAULT(), bytes), "cannot read \(rows) rows of \(name)")
+        }
+    }
+
+    /// Calls `body` with a memory space for rows [start, start + rows) and the dataset's file space
+    /// with those rows selected.
+    private func withRows(
+        _ dataset: hid_t, name: String, start: hsize_t, rows: hsize_t, trailing: [hsize_t], _ body: (hid_t, hid_t) throws -> Void
+    ) throws {
         let fileSpace = try id(H5Dget_space(dataset), "cannot read the shape of \(name)")
         defer { H5Sclose(fileSpace) }
         var offset = [start] + trailing.map { _ in 0 }
@@ -122,7 +127,7 @@ struct HDF5Calls {
         try check(H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, &offset, nil, &count, nil), "cannot select rows of \(name)")
         let memorySpace = try id(H5Screate_simple(Int32(count.count), &count, nil), "cannot make a memory space for \(name)")
         defer { H5Sclose(memorySpace) }
-        try check(H5Dread(dataset, memoryType, memorySpace, fileSpace, slm_H5P_DEFAULT(), bytes), "cannot read \(rows) rows of \(name)")
+        try body(memorySpace, fileSpace)
     }
 
     // MARK: attributes
