@@ -27,6 +27,26 @@ public enum Quantize {
         }
     }
 
+    /// The block's value of largest magnitude, with its sign (the first one on ties): Q4_0's and Q5_0's scale.
+    private static func signedAbsMax(_ x: UnsafePointer<Float>) -> Float {
+        var amax: Float = 0, signedMax: Float = 0
+        for j in 0..<32 where amax < abs(x[j]) {
+            amax = abs(x[j])
+            signedMax = x[j]
+        }
+        return signedMax
+    }
+
+    /// The block's smallest and largest value: Q4_1's and Q5_1's offset and scale.
+    private static func range(_ x: UnsafePointer<Float>) -> (low: Float, high: Float) {
+        var low = Float.greatestFiniteMagnitude, high = -Float.greatestFiniteMagnitude
+        for j in 0..<32 {
+            low = min(low, x[j])
+            high = max(high, x[j])
+        }
+        return (low, high)
+    }
+
     static func block(_ type: GGMLType, _ x: UnsafePointer<Float>, _ p: UnsafeMutableRawPointer) {
         switch type {
         case .q8_0:
@@ -36,39 +56,21 @@ public enum Quantize {
             storeHalf(d, p)
             for j in 0..<32 { p.storeBytes(of: Int8((x[j] * id).rounded()), toByteOffset: 2 + j, as: Int8.self) }
         case .q4_0:
-            var amax: Float = 0, signedMax: Float = 0
-            for j in 0..<32 where amax < abs(x[j]) {
-                amax = abs(x[j])
-                signedMax = x[j]
-            }
-            let d = signedMax / -8, id = d != 0 ? 1 / d : 0
+            let d = signedAbsMax(x) / -8, id = d != 0 ? 1 / d : 0
             storeHalf(d, p)
             storeNibbles(x, p + 2) { v in nibble(v * id + 8.5) }
         case .q4_1:
-            var low = Float.greatestFiniteMagnitude, high = -Float.greatestFiniteMagnitude
-            for j in 0..<32 {
-                low = min(low, x[j])
-                high = max(high, x[j])
-            }
+            let (low, high) = range(x)
             let d = (high - low) / 15, id = d != 0 ? 1 / d : 0
             storeHalf(d, p)
             storeHalf(low, p + 2)
             storeNibbles(x, p + 4) { v in nibble((v - low) * id + 0.5) }
         case .q5_0:
-            var amax: Float = 0, signedMax: Float = 0
-            for j in 0..<32 where amax < abs(x[j]) {
-                amax = abs(x[j])
-                signedMax = x[j]
-            }
-            let d = signedMax / -16, id = d != 0 ? 1 / d : 0
+            let d = signedAbsMax(x) / -16, id = d != 0 ? 1 / d : 0
             storeHalf(d, p)
             storeFiveBits(x, p + 2) { v in fiveBits(v * id + 16.5) }
         case .q5_1:
-            var low = Float.greatestFiniteMagnitude, high = -Float.greatestFiniteMagnitude
-            for j in 0..<32 {
-                low = min(low, x[j])
-                high = max(high, x[j])
-            }
+            let (low, high) = range(x)
             let d = (high - low) / 31, id = d != 0 ? 1 / d : 0
             storeHalf(d, p)
             storeHalf(low, p + 2)
