@@ -42,8 +42,7 @@ struct DataCommand: ParsableCommand {
             loaded = try TrainingRunSetup.loadModel(recipe.model, log: { print($0) })
             data = try TrainingRunSetup.prepareData(recipe, tokenizer: loaded.tokenizer, template: loaded.template, log: { print($0) })
         } catch let error as TrainingError {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode.failure
+            throw failure("\(error)")
         }
         let accumulation = recipe.train.gradientAccumulation
         let totalSteps = Trainer.totalSteps(recipe.train, batchesPerEpoch: data.plan.batchesPerEpoch)

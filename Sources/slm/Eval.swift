@@ -97,8 +97,7 @@ struct Eval: ParsableCommand {
             print("report in \(out)/ (report.html, report.md, report.json, predictions.jsonl)")
             if report.models.allSatisfy({ $0.error != nil }) { throw ExitCode.failure }
         } catch let error as EvaluationError {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode.failure
+            throw failure("\(error)")
         }
     }
 }

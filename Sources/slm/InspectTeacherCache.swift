@@ -8,8 +8,7 @@ func inspectTeacherCache(_ path: String, recipe recipePath: String?) throws {
     do {
         cache = try TeacherCache(path: path)
     } catch let error as HDF5Error {
-        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-        throw ExitCode.failure
+        throw failure("\(error)")
     }
     let a = cache.attributes
     let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil

@@ -25,8 +25,7 @@ struct TeacherCommand: ParsableCommand {
     func run() throws {
         let recipe = try loadRecipe(self.recipe, overrides: overrides)
         guard let distillation = recipe.distillation else {
-            FileHandle.standardError.write(Data("error: \(self.recipe) has no distillation section: nothing to score\n".utf8))
-            throw ExitCode.failure
+            throw failure("\(self.recipe) has no distillation section: nothing to score")
         }
         let progress = ProgressReporter(logEvery: recipe.output.logEvery)
         do {
@@ -38,11 +37,9 @@ struct TeacherCommand: ParsableCommand {
                 commitRows: max(commitRows, 1))
             print("\(cache.path): \(cache.entries.count) samples, \(cache.tokenCount) tokens, top-\(cache.attributes.k) from \(cache.attributes.teacher)")
         } catch let error as TrainingError {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode.failure
+            throw failure("\(error)")
         } catch let error as HDF5Error {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode.failure
+            throw failure("\(error)")
         }
     }
 }

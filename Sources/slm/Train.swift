@@ -30,8 +30,7 @@ struct Train: ParsableCommand {
     func run() throws {
         let recipe = try loadRecipe(self.recipe, overrides: overrides)
         if saveInitialAdapter, recipe.lora == nil {
-            FileHandle.standardError.write(Data("error: --save-initial-adapter needs a LoRA run; this recipe has no lora section\n".utf8))
-            throw ExitCode.failure
+            throw failure("--save-initial-adapter needs a LoRA run; this recipe has no lora section")
         }
         let progress = ProgressReporter(logEvery: recipe.output.logEvery)
         do {
@@ -58,11 +57,9 @@ struct Train: ParsableCommand {
                 print("evaluation report: \(folder)/report.html (report.md, report.json, predictions.jsonl)")
             }
         } catch let error as EvaluationError {
-            FileHandle.standardError.write(Data("error: evaluation report: \(error)\n".utf8))
-            throw ExitCode.failure
+            throw failure("evaluation report: \(error)")
         } catch let error as TrainingError {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode.failure
+            throw failure("\(error)")
         }
     }
 
