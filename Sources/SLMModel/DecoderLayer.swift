@@ -1,6 +1,7 @@
 import SLMTensor
 
-/// Hyper-parameters of one pre-norm decoder layer (Llama / SmolLM2 layout).
+/// Hyper-parameters of one pre-norm decoder layer (Llama / SmolLM2 layout, with the switches of
+/// Qwen2, Qwen3 and Mistral: see `ModelConfig`).
 public struct DecoderLayerConfig: Sendable {
     public var hiddenSize: Int
     public var heads: Int
@@ -9,8 +10,14 @@ public struct DecoderLayerConfig: Sendable {
     public var intermediateSize: Int
     public var rmsNormEps: Float
     public var rope: RopeFrequencies
+    public var attentionBias: Bool
+    public var queryKeyNorm: Bool
+    public var slidingWindow: Int?
 
-    public init(hiddenSize: Int, heads: Int, kvHeads: Int, headDim: Int, intermediateSize: Int, rmsNormEps: Float, rope: RopeFrequencies) {
+    public init(
+        hiddenSize: Int, heads: Int, kvHeads: Int, headDim: Int, intermediateSize: Int, rmsNormEps: Float, rope: RopeFrequencies,
+        attentionBias: Bool = false, queryKeyNorm: Bool = false, slidingWindow: Int? = nil
+    ) {
         self.hiddenSize = hiddenSize
         self.heads = heads
         self.kvHeads = kvHeads
@@ -18,6 +25,9 @@ public struct DecoderLayerConfig: Sendable {
         self.intermediateSize = intermediateSize
         self.rmsNormEps = rmsNormEps
         self.rope = rope
+        self.attentionBias = attentionBias
+        self.queryKeyNorm = queryKeyNorm
+        self.slidingWindow = slidingWindow
     }
 
     /// SmolLM2-135M: 576 wide, 9 query heads and 3 key/value heads of 64, MLP 1536, rope base 100,000.
@@ -35,11 +45,16 @@ public struct DecoderLayerWeights {
     public var qProj: any LinearWeight, kProj: any LinearWeight, vProj: any LinearWeight, oProj: any LinearWeight
     public var postAttentionLayernorm: Tensor
     public var gateProj: any LinearWeight, upProj: any LinearWeight, downProj: any LinearWeight
+    /// q_proj, k_proj and v_proj's biases [out] (Qwen2), or nil.
+    public var qBias: Tensor?, kBias: Tensor?, vBias: Tensor?
+    /// The per-head query and key RMSNorm weights [headDim] (Qwen3), or nil.
+    public var qNorm: Tensor?, kNorm: Tensor?
 
     public init(
         inputLayernorm: Tensor, qProj: any LinearWeight, kProj: any LinearWeight, vProj: any LinearWeight,
         oProj: any LinearWeight, postAttentionLayernorm: Tensor, gateProj: any LinearWeight,
-        upProj: any LinearWeight, downProj: any LinearWeight
+        upProj: any LinearWeight, downProj: any LinearWeight,
+        qBias: Tensor? = nil, kBias: Tensor? = nil, vBias: Tensor? = nil, qNorm: Tensor? = nil, kNorm: Tensor? = nil
     ) {
         self.inputLayernorm = inputLayernorm
         self.qProj = qProj
@@ -50,12 +65,17 @@ public struct DecoderLayerWeights {
         self.gateProj = gateProj
         self.upProj = upProj
         self.downProj = downProj
+        self.qBias = qBias
+        self.kBias = kBias
+        self.vBias = vBias
+        self.qNorm = qNorm
+        self.kNorm = kNorm
     }
 
     /// The dense tensors among the weights (quantized ones are frozen and not listed).
     public var all: [Tensor] {
         let weights: [any LinearWeight] = [inputLayernorm, qProj, kProj, vProj, oProj, postAttentionLayernorm, gateProj, upProj, downProj]
-        return weights.compactMap { $0 as? Tensor }
+        return weights.compactMap { $0 as? Tensor } + [qBias, kBias, vBias, qNorm, kNorm].compactMap { $0 }
     }
 
     /// Random weights of the right shapes (for benchmarks and tests), uniform in ±1/√fan-in.
@@ -64,10 +84,13 @@ public struct DecoderLayerWeights {
             let bound = 1 / Float(input).squareRoot()
             return Tensor.uniform([out, input], low: -bound, high: bound, seed: seed &+ n, requiresGrad: requiresGrad)
         }
-        func norm() -> Tensor {
-            let t = Tensor.filled([c.hiddenSize], with: 1)
+        func norm(_ size: Int = c.hiddenSize) -> Tensor {
+            let t = Tensor.filled([size], with: 1)
             t.requiresGrad = requiresGrad
             return t
+        }
+        func bias(_ size: Int, _ n: UInt64) -> Tensor? {
+            c.attentionBias ? Tensor.uniform([size], low: -0.1, high: 0.1, seed: seed &+ n, requiresGrad: requiresGrad) : nil
         }
         return DecoderLayerWeights(
             inputLayernorm: norm(),
@@ -75,11 +98,14 @@ public struct DecoderLayerWeights {
             vProj: linear(c.kvHeads * c.headDim, c.hiddenSize, 3), oProj: linear(c.hiddenSize, c.heads * c.headDim, 4),
             postAttentionLayernorm: norm(),
             gateProj: linear(c.intermediateSize, c.hiddenSize, 5), upProj: linear(c.intermediateSize, c.hiddenSize, 6),
-            downProj: linear(c.hiddenSize, c.intermediateSize, 7))
+            downProj: linear(c.hiddenSize, c.intermediateSize, 7),
+            qBias: bias(c.heads * c.headDim, 8), kBias: bias(c.kvHeads * c.headDim, 9), vBias: bias(c.kvHeads * c.headDim, 10),
+            qNorm: c.queryKeyNorm ? norm(c.headDim) : nil, kNorm: c.queryKeyNorm ? norm(c.headDim) : nil)
     }
 }
 
-/// A pre-norm decoder layer: x + Attn(RMSNorm(x)), then + MLP(RMSNorm(·)) with SwiGLU.
+/// A pre-norm decoder layer: x + Attn(RMSNorm(x)), then + MLP(RMSNorm(·)) with SwiGLU. Attention's
+/// q, k and v may carry biases, q and k a per-head RMSNorm, and the causal mask a sliding window.
 public struct DecoderLayer {
     public let config: DecoderLayerConfig
     public var weights: DecoderLayerWeights
@@ -93,6 +119,8 @@ public struct DecoderLayer {
     public func forward(_ x: Tensor, batch: Int, sequence: Int, positions: [Int32], mask: AttentionMask = .init()) throws -> Tensor {
         let c = config, tokens = batch * sequence
         let (q, k, v) = try attentionInputs(x, positions: positions)
+        var mask = mask
+        if let window = c.slidingWindow { mask.slidingWindow = min(window, mask.slidingWindow ?? window) }
         let attention = try Tensor.causalAttention(
             q: q.reshaped([batch, sequence, c.heads, c.headDim]),
             k: k.reshaped([batch, sequence, c.kvHeads, c.headDim]),
@@ -106,6 +134,9 @@ public struct DecoderLayer {
     /// `Transformer.hiddenStates(_:cache:)` then commits) and attends over everything cached. Inference only.
     public func forward(_ x: Tensor, cache: KVCache, layer: Int) throws -> Tensor {
         let c = config, n = x.shape[0], start = cache.count
+        if let window = c.slidingWindow, start + n > window {
+            throw TensorError(op: "DecoderLayer", "decoding past the sliding window of \(window) positions is not supported yet (position \(start + n - 1))")
+        }
         let (q, k, v) = try attentionInputs(x, positions: (start..<(start + n)).map { Int32($0) })
         try cache.write(layer: layer, keys: k, values: v, at: start)
         let attention = try Tensor.decodeAttention(
@@ -119,9 +150,19 @@ public struct DecoderLayer {
     func attentionInputs(_ x: Tensor, positions: [Int32]) throws -> (q: Tensor, k: Tensor, v: Tensor) {
         let c = config, w = weights, tokens = x.shape[0]
         let h = try x.rmsNorm(weight: w.inputLayernorm, eps: c.rmsNormEps)
-        let q = try h.linear(w.qProj).reshaped([tokens, c.heads, c.headDim]).rope(positions: positions, frequencies: c.rope)
-        let k = try h.linear(w.kProj).reshaped([tokens, c.kvHeads, c.headDim]).rope(positions: positions, frequencies: c.rope)
-        return (q, k, try h.linear(w.vProj))
+        func projected(_ weight: any LinearWeight, bias: Tensor?) throws -> Tensor {
+            let y = try h.linear(weight)
+            return try bias.map { try y + $0 } ?? y
+        }
+        /// [N, heads, D], each head normalised by `norm` when the model has one, then rotated.
+        func rotated(_ y: Tensor, heads: Int, norm: Tensor?) throws -> Tensor {
+            var y = y
+            if let norm { y = try y.reshaped([tokens * heads, c.headDim]).rmsNorm(weight: norm, eps: c.rmsNormEps) }
+            return try y.reshaped([tokens, heads, c.headDim]).rope(positions: positions, frequencies: c.rope)
+        }
+        let q = try rotated(projected(w.qProj, bias: w.qBias), heads: c.heads, norm: w.qNorm)
+        let k = try rotated(projected(w.kProj, bias: w.kBias), heads: c.kvHeads, norm: w.kNorm)
+        return (q, k, try projected(w.vProj, bias: w.vBias))
     }
 
     /// The rest of the layer after attention [N, Hq·D]: x + o_proj(attention), then + MLP(RMSNorm(·)).

@@ -14,10 +14,17 @@ public struct ModelConfig: Sendable {
     public var rope: RopeFrequencies
     public var maxPositions: Int
     public var tieWordEmbeddings: Bool
+    /// Qwen2: q_proj, k_proj and v_proj add a bias (o_proj does not).
+    public var attentionBias = false
+    /// Qwen3: an RMSNorm over each head's query and key, before the rotary embedding.
+    public var queryKeyNorm = false
+    /// Mistral: a query sees only the `slidingWindow` latest positions, its own included; nil: all.
+    public var slidingWindow: Int? = nil
 
     public var layer: DecoderLayerConfig {
         DecoderLayerConfig(
             hiddenSize: hiddenSize, heads: heads, kvHeads: kvHeads, headDim: headDim,
-            intermediateSize: intermediateSize, rmsNormEps: rmsNormEps, rope: rope)
+            intermediateSize: intermediateSize, rmsNormEps: rmsNormEps, rope: rope,
+            attentionBias: attentionBias, queryKeyNorm: queryKeyNorm, slidingWindow: slidingWindow)
     }
 }

@@ -1,8 +1,8 @@
 import SLMTensor
 
 extension Transformer {
-    /// Every dense weight with its Hugging Face name ("model.layers.0.self_attn.q_proj.weight"), in a
-    /// fixed order. Quantized projections and projections wrapped in LoRA are not dense and not listed.
+    /// Every dense weight with its Hugging Face name ("model.layers.0.self_attn.q_proj.weight", Qwen2's
+    /// "….q_proj.bias", Qwen3's "….self_attn.q_norm.weight"), in a fixed order. Quantized projections and projections wrapped in LoRA are not dense and not listed.
     public var namedParameters: [(name: String, tensor: Tensor)] {
         var named: [(String, Tensor)] = [("model.embed_tokens.weight", embedTokens)]
         for (n, layer) in layers.enumerated() {
@@ -16,6 +16,11 @@ extension Transformer {
             for (module, weight) in entries {
                 if let tensor = weight as? Tensor { named.append(("model.layers.\(n).\(module).weight", tensor)) }
             }
+            let optional: [(String, Tensor?)] = [
+                ("self_attn.q_proj.bias", w.qBias), ("self_attn.k_proj.bias", w.kBias), ("self_attn.v_proj.bias", w.vBias),
+                ("self_attn.q_norm.weight", w.qNorm), ("self_attn.k_norm.weight", w.kNorm),
+            ]
+            for case let (name, tensor?) in optional { named.append(("model.layers.\(n).\(name)", tensor)) }
         }
         named.append(("model.norm.weight", norm))
         if lmHead !== embedTokens { named.append(("lm_head.weight", lmHead)) }

@@ -1,13 +1,14 @@
 import Foundation
 import SLMTensor
 
-/// Builds a `Transformer` from a GGUF file written by llama.cpp's converter (Llama-family
-/// architectures: llama, which covers Llama 3.x and SmolLM2).
+/// Builds a `Transformer` from a GGUF file written by llama.cpp's converter, for the architectures
+/// llama (Llama 3.x, SmolLM2, Mistral), qwen2 and qwen3.
 ///
 /// Tensor names map as llama.cpp writes them: `token_embd`, `blk.N.attn_norm`, `blk.N.attn_{q,k,v,output}`,
 /// `blk.N.ffn_norm`, `blk.N.ffn_{gate,up,down}`, `output_norm`, `output` (absent when tied), and
-/// `rope_freqs` (Llama 3 frequency factors). llama.cpp stores attn_q/attn_k with the rows of each head
-/// interleaved for its rotary kernel; they are put back in Hugging Face's order on load.
+/// `rope_freqs` (Llama 3 frequency factors); qwen2 adds `blk.N.attn_{q,k,v}.bias`, qwen3
+/// `blk.N.attn_{q,k}_norm.weight`. For llama only, llama.cpp stores attn_q/attn_k with the rows of
+/// each head interleaved for its rotary kernel; they are put back in Hugging Face's order on load.
 ///
 /// With `keepQuantized`, the layers' projection matrices stay in their ggml blocks (read in place
 /// from the file's mapping, frozen): a prompt's matmuls dequantize them tile by tile, a decoding
@@ -39,19 +40,24 @@ public enum GGUFModelLoader {
             let dense = try weight(name, shape)
             return rotaryHeads.map { unpermuteRotaryRows(dense, heads: $0) } ?? dense
         }
-        let c = config.layer
+        let c = config.layer, permuted = config.ggufPermutesRotaryRows
         let layers = try (0..<config.layers).map { n in
             let p = "blk.\(n)."
             let weights = DecoderLayerWeights(
                 inputLayernorm: try weight(p + "attn_norm.weight", [c.hiddenSize]),
-                qProj: try projection(p + "attn_q.weight", [c.heads * c.headDim, c.hiddenSize], rotaryHeads: c.heads),
-                kProj: try projection(p + "attn_k.weight", [c.kvHeads * c.headDim, c.hiddenSize], rotaryHeads: c.kvHeads),
+                qProj: try projection(p + "attn_q.weight", [c.heads * c.headDim, c.hiddenSize], rotaryHeads: permuted ? c.heads : nil),
+                kProj: try projection(p + "attn_k.weight", [c.kvHeads * c.headDim, c.hiddenSize], rotaryHeads: permuted ? c.kvHeads : nil),
                 vProj: try projection(p + "attn_v.weight", [c.kvHeads * c.headDim, c.hiddenSize]),
                 oProj: try projection(p + "attn_output.weight", [c.hiddenSize, c.heads * c.headDim]),
                 postAttentionLayernorm: try weight(p + "ffn_norm.weight", [c.hiddenSize]),
                 gateProj: try projection(p + "ffn_gate.weight", [c.intermediateSize, c.hiddenSize]),
                 upProj: try projection(p + "ffn_up.weight", [c.intermediateSize, c.hiddenSize]),
-                downProj: try projection(p + "ffn_down.weight", [c.hiddenSize, c.intermediateSize]))
+                downProj: try projection(p + "ffn_down.weight", [c.hiddenSize, c.intermediateSize]),
+                qBias: c.attentionBias ? try weight(p + "attn_q.bias", [c.heads * c.headDim]) : nil,
+                kBias: c.attentionBias ? try weight(p + "attn_k.bias", [c.kvHeads * c.headDim]) : nil,
+                vBias: c.attentionBias ? try weight(p + "attn_v.bias", [c.kvHeads * c.headDim]) : nil,
+                qNorm: c.queryKeyNorm ? try weight(p + "attn_q_norm.weight", [c.headDim]) : nil,
+                kNorm: c.queryKeyNorm ? try weight(p + "attn_k_norm.weight", [c.headDim]) : nil)
             return DecoderLayer(config: c, weights: weights)
         }
         let embed = try weight("token_embd.weight", [config.vocabSize, config.hiddenSize])
@@ -62,8 +68,8 @@ public enum GGUFModelLoader {
     /// The model's hyper-parameters from `{arch}.*` metadata.
     public static func config(_ file: GGUFFile) throws -> ModelConfig {
         guard let arch = file["general.architecture"]?.string else { throw FormatError(file: file.path, field: "general.architecture", "missing") }
-        guard arch == "llama" else {
-            throw FormatError(file: file.path, field: "general.architecture", "\"\(arch)\" is not supported yet (llama is)")
+        guard ["llama", "qwen2", "qwen3"].contains(arch) else {
+            throw FormatError(file: file.path, field: "general.architecture", "\"\(arch)\" is not supported yet (llama, qwen2 and qwen3 are)")
         }
         func int(_ key: String) throws -> Int {
             guard let v = file["\(arch).\(key)"]?.integer, v > 0, v <= 1 << 24 else {
@@ -94,7 +100,8 @@ public enum GGUFModelLoader {
         return ModelConfig(
             architecture: arch, vocabSize: vocab, hiddenSize: hidden, layers: try int("block_count"), heads: heads,
             kvHeads: kvHeads, headDim: headDim, intermediateSize: try int("feed_forward_length"), rmsNormEps: Float(eps),
-            rope: rope, maxPositions: (try? int("context_length")) ?? 2048, tieWordEmbeddings: file.tensor(named: "output.weight") == nil)
+            rope: rope, maxPositions: (try? int("context_length")) ?? 2048, tieWordEmbeddings: file.tensor(named: "output.weight") == nil,
+            attentionBias: arch == "qwen2", queryKeyNorm: arch == "qwen3")
     }
 
     /// llama.cpp interleaves each head's rows for its rotary kernel: GGUF row h·D + 2i + j holds

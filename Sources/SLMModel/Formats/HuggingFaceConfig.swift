@@ -11,6 +11,9 @@ import SLMTensor
 ///   "rope_parameters": { "rope_type": "default", "rope_theta": 100000.0 }, transformers 5.x
 ///   ... }
 /// ```
+/// `model_type` llama, mistral (`sliding_window`: its attention span, or null), qwen2 (q/k/v biases
+/// always; `use_sliding_window` must be false) and qwen3 (q/k RMSNorm always; `attention_bias`, which
+/// would add o_proj's bias too, must be false).
 /// Every field is optional here so that a missing one is reported by name in `modelConfig`;
 /// keys slm does not use are ignored. Defaults (LlamaConfig's) for fields that may be absent:
 /// num_key_value_heads = num_attention_heads, head_dim = hidden_size / num_attention_heads,
@@ -38,6 +41,8 @@ public struct HuggingFaceConfig: Codable, Sendable {
     public var mlpBias: Bool?
     /// Mistral's sliding-window attention span (null when attention is global).
     public var slidingWindow: Int?
+    /// Qwen2/Qwen3: whether `sliding_window` applies (to the layers `layer_types` names "sliding_attention").
+    public var useSlidingWindow: Bool?
 
     enum CodingKeys: String, CodingKey {
         case modelType = "model_type"
@@ -58,6 +63,7 @@ public struct HuggingFaceConfig: Codable, Sendable {
         case attentionBias = "attention_bias"
         case mlpBias = "mlp_bias"
         case slidingWindow = "sliding_window"
+        case useSlidingWindow = "use_sliding_window"
     }
 
     /// `rope_scaling` (4.x) or `rope_parameters` (5.x, which also holds `rope_theta`).
@@ -130,20 +136,20 @@ public struct HuggingFaceConfig: Codable, Sendable {
         guard let modelType else { throw fail("model_type", "missing") }
         let maxPositions = maxPositionEmbeddings ?? 2048
         guard maxPositions > 0 else { throw fail("max_position_embeddings", "must be > 0, got \(maxPositions)") }
+        var window: Int?
         switch modelType {
-        case "llama":
-            break
+        case "llama", "qwen2", "qwen3":
+            if useSlidingWindow == true { throw fail("use_sliding_window", "sliding-window layers of \(modelType) are not supported yet") }
         case "mistral":
-            // Mistral is Llama plus a sliding attention window; without one (or one spanning every
-            // position) it is the same network.
-            if let window = slidingWindow, window < maxPositions {
-                throw fail("sliding_window", "mistral with a sliding window of \(window) < max_position_embeddings \(maxPositions) is not supported yet")
+            if let slidingWindow {
+                guard slidingWindow > 0 else { throw fail("sliding_window", "must be > 0, got \(slidingWindow)") }
+                if slidingWindow < maxPositions { window = slidingWindow }
             }
         default:
-            throw fail("model_type", "\"\(modelType)\" is not supported (llama is, and mistral without a sliding window)")
+            throw fail("model_type", "\"\(modelType)\" is not supported (llama, mistral, qwen2 and qwen3 are)")
         }
         if let act = hiddenAct, act != "silu" { throw fail("hidden_act", "\"\(act)\" is not supported (silu is)") }
-        if attentionBias == true { throw fail("attention_bias", "q/k/v/o biases are not supported") }
+        if attentionBias == true { throw fail("attention_bias", "o_proj biases are not supported (\(modelType) would add one to q/k/v/o)") }
         if mlpBias == true { throw fail("mlp_bias", "MLP biases are not supported") }
 
         let vocab = try required(vocabSize, "vocab_size")
@@ -171,7 +177,8 @@ public struct HuggingFaceConfig: Codable, Sendable {
         return ModelConfig(
             architecture: modelType, vocabSize: vocab, hiddenSize: hidden, layers: layers, heads: heads, kvHeads: kvHeads,
             headDim: dim, intermediateSize: intermediate, rmsNormEps: Float(eps),
-            rope: try rope(headDim: dim, file: file), maxPositions: maxPositions, tieWordEmbeddings: tieWordEmbeddings ?? false)
+            rope: try rope(headDim: dim, file: file), maxPositions: maxPositions, tieWordEmbeddings: tieWordEmbeddings ?? false,
+            attentionBias: modelType == "qwen2", queryKeyNorm: modelType == "qwen3", slidingWindow: window)
     }
 
     /// The rotary frequencies from `rope_parameters` (5.x) or `rope_theta` + `rope_scaling` (4.x).

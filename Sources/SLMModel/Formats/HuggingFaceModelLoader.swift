@@ -13,7 +13,8 @@ import SLMTensor
 /// `model.embed_tokens.weight`, `model.layers.N.input_layernorm.weight`,
 /// `model.layers.N.self_attn.{q,k,v,o}_proj.weight`, `model.layers.N.post_attention_layernorm.weight`,
 /// `model.layers.N.mlp.{gate,up,down}_proj.weight`, `model.norm.weight`, and `lm_head.weight` unless
-/// `tie_word_embeddings`. Any other tensor (a bias, a layer beyond num_hidden_layers) is an error
+/// `tie_word_embeddings`; Qwen2 adds `model.layers.N.self_attn.{q,k,v}_proj.bias`, Qwen3
+/// `model.layers.N.self_attn.{q,k}_norm.weight`. Any other tensor (a bias, a layer beyond num_hidden_layers) is an error
 /// rather than silently ignored, except `rotary_emb.inv_freq` buffers and a tied `lm_head.weight`.
 public enum HuggingFaceModelLoader {
     public static let configFile = "config.json"
@@ -54,7 +55,9 @@ public enum HuggingFaceModelLoader {
         func weight(_ name: String, _ shape: [Int]) throws -> Tensor {
             expected.insert(name)
             guard let (file, info) = checkpoint.locate(name) else {
-                let reason = name == "lm_head.weight" ? "tie_word_embeddings is false" : "num_hidden_layers is \(config.layers)"
+                let reason = name == "lm_head.weight" ? "tie_word_embeddings is false"
+                    : name.hasSuffix(".bias") || name.hasSuffix("_norm.weight") ? "model_type is \(config.architecture)"
+                    : "num_hidden_layers is \(config.layers)"
                 throw FormatError(file: checkpoint.source, field: name, "tensor missing (\(configPath) needs it: \(reason))")
             }
             guard info.shape == shape else {
@@ -74,7 +77,12 @@ public enum HuggingFaceModelLoader {
                 postAttentionLayernorm: try weight(p + "post_attention_layernorm.weight", [c.hiddenSize]),
                 gateProj: try weight(p + "mlp.gate_proj.weight", [c.intermediateSize, c.hiddenSize]),
                 upProj: try weight(p + "mlp.up_proj.weight", [c.intermediateSize, c.hiddenSize]),
-                downProj: try weight(p + "mlp.down_proj.weight", [c.hiddenSize, c.intermediateSize]))
+                downProj: try weight(p + "mlp.down_proj.weight", [c.hiddenSize, c.intermediateSize]),
+                qBias: c.attentionBias ? try weight(p + "self_attn.q_proj.bias", [c.heads * c.headDim]) : nil,
+                kBias: c.attentionBias ? try weight(p + "self_attn.k_proj.bias", [c.kvHeads * c.headDim]) : nil,
+                vBias: c.attentionBias ? try weight(p + "self_attn.v_proj.bias", [c.kvHeads * c.headDim]) : nil,
+                qNorm: c.queryKeyNorm ? try weight(p + "self_attn.q_norm.weight", [c.headDim]) : nil,
+                kNorm: c.queryKeyNorm ? try weight(p + "self_attn.k_norm.weight", [c.headDim]) : nil)
             return DecoderLayer(config: c, weights: weights)
         }
         let embed = try weight("model.embed_tokens.weight", [config.vocabSize, config.hiddenSize])
