@@ -2,15 +2,18 @@ import Foundation
 import SLMTensor
 import Synchronization
 
-/// Writes a Llama-family `Transformer` as a GGUF file llama.cpp runs.
+/// Writes a `Transformer` (llama, qwen2 or qwen3 architecture: see `ModelConfig.ggufArchitecture`)
+/// as a GGUF file llama.cpp runs.
 ///
 /// Tensors, in llama.cpp's names and order (shapes row-major, [out, in]; the file stores dims reversed):
 /// ```
 /// token_embd.weight        [vocab, hidden]
 /// rope_freqs.weight        [head_dim / 2]   F32, only for Llama 3 rope scaling (1 / factor per frequency)
 /// blk.N.attn_norm.weight   [hidden]          F32
-/// blk.N.attn_q.weight      [heads·D, hidden]     rows of each head interleaved for llama.cpp's rotary kernel
+/// blk.N.attn_q.weight      [heads·D, hidden]     llama: rows of each head interleaved for llama.cpp's rotary kernel
 /// blk.N.attn_k.weight      [kv_heads·D, hidden]  likewise
+/// blk.N.attn_{q,k,v}.bias  [out]             F32, qwen2 only
+/// blk.N.attn_{q,k}_norm.weight [D]           F32, qwen3 only
 /// blk.N.attn_v.weight      [kv_heads·D, hidden]
 /// blk.N.attn_output.weight [hidden, heads·D]
 /// blk.N.ffn_norm.weight    [hidden]          F32
@@ -90,6 +93,7 @@ public enum GGUFExport {
             }
             entries.append(entry("rope_freqs.weight", [ropeFactors.count]) { try Tensor(ropeFactors, shape: [ropeFactors.count]) })
         }
+        let permuted = config.ggufPermutesRotaryRows
         for (n, layer) in model.layers.enumerated() {
             let w = layer.weights, c = layer.config, p = "blk.\(n)."
             func projection(_ name: String, _ weight: any LinearWeight, rotaryHeads: Int? = nil) -> Entry {
@@ -100,8 +104,8 @@ public enum GGUFExport {
             }
             entries += [
                 entry(p + "attn_norm.weight", w.inputLayernorm.shape) { w.inputLayernorm },
-                projection("attn_q.weight", w.qProj, rotaryHeads: c.heads),
-                projection("attn_k.weight", w.kProj, rotaryHeads: c.kvHeads),
+                projection("attn_q.weight", w.qProj, rotaryHeads: permuted ? c.heads : nil),
+                projection("attn_k.weight", w.kProj, rotaryHeads: permuted ? c.kvHeads : nil),
                 projection("attn_v.weight", w.vProj),
                 projection("attn_output.weight", w.oProj),
                 entry(p + "ffn_norm.weight", w.postAttentionLayernorm.shape) { w.postAttentionLayernorm },
@@ -109,6 +113,11 @@ public enum GGUFExport {
                 projection("ffn_up.weight", w.upProj),
                 projection("ffn_down.weight", w.downProj),
             ]
+            let optional: [(String, Tensor?)] = [
+                ("attn_q.bias", w.qBias), ("attn_k.bias", w.kBias), ("attn_v.bias", w.vBias),
+                ("attn_q_norm.weight", w.qNorm), ("attn_k_norm.weight", w.kNorm),
+            ]
+            for case let (name, tensor?) in optional { entries.append(entry(p + name, tensor.shape) { tensor }) }
         }
         entries.append(entry("output_norm.weight", model.norm.shape) { model.norm })
         if !tied { entries.append(entry("output.weight", model.lmHead.shape) { model.lmHead }) }

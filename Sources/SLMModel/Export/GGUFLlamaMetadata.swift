@@ -1,8 +1,9 @@
 import Foundation
 import SLMTensor
 
-/// The GGUF metadata of a Llama-family model exported from a Hugging Face folder, as llama.cpp's
-/// `convert_hf_to_gguf.py` writes it (a model that came as GGUF keeps its own metadata instead):
+/// The GGUF metadata of a model exported from a Hugging Face folder, as llama.cpp's
+/// `convert_hf_to_gguf.py` writes it (a model that came as GGUF keeps its own metadata instead).
+/// `llama` below stands for the architecture (`ModelConfig.ggufArchitecture`: llama, qwen2 or qwen3):
 /// ```
 /// general.architecture "llama"   general.type "model"   general.name (the folder's name)
 /// llama.block_count, context_length, embedding_length, feed_forward_length         u32
@@ -30,34 +31,35 @@ public enum GGUFLlamaMetadata {
         let tokenizerJSON = try jsonObject(folderURL.appendingPathComponent(HuggingFaceModelLoader.tokenizerFile).path) ?? [:]
 
         func u32(_ v: Int) -> GGUFValue { .uint32(UInt32(v)) }
+        let a = config.ggufArchitecture
         var m: [(key: String, value: GGUFValue)] = [
-            ("general.architecture", .string("llama")),
+            ("general.architecture", .string(a)),
             ("general.type", .string("model")),
             ("general.name", .string(folderURL.standardizedFileURL.lastPathComponent)),
-            ("llama.block_count", u32(config.layers)),
-            ("llama.context_length", u32(config.maxPositions)),
-            ("llama.embedding_length", u32(config.hiddenSize)),
-            ("llama.feed_forward_length", u32(config.intermediateSize)),
-            ("llama.attention.head_count", u32(config.heads)),
-            ("llama.attention.head_count_kv", u32(config.kvHeads)),
-            ("llama.rope.freq_base", .float32(Float(hf.ropeParameters?.ropeTheta ?? hf.ropeTheta ?? 10_000))),
-            ("llama.attention.layer_norm_rms_epsilon", .float32(config.rmsNormEps)),
+            ("\(a).block_count", u32(config.layers)),
+            ("\(a).context_length", u32(config.maxPositions)),
+            ("\(a).embedding_length", u32(config.hiddenSize)),
+            ("\(a).feed_forward_length", u32(config.intermediateSize)),
+            ("\(a).attention.head_count", u32(config.heads)),
+            ("\(a).attention.head_count_kv", u32(config.kvHeads)),
+            ("\(a).rope.freq_base", .float32(Float(hf.ropeParameters?.ropeTheta ?? hf.ropeTheta ?? 10_000))),
+            ("\(a).attention.layer_norm_rms_epsilon", .float32(config.rmsNormEps)),
         ]
         if config.headDim * config.heads != config.hiddenSize {
-            m += [("llama.attention.key_length", u32(config.headDim)), ("llama.attention.value_length", u32(config.headDim))]
+            m += [("\(a).attention.key_length", u32(config.headDim)), ("\(a).attention.value_length", u32(config.headDim))]
         }
         var ropeFactors: [Float]?
         let scaling = hf.ropeParameters ?? hf.ropeScaling
         switch scaling?.ropeType ?? scaling?.type ?? "default" {
         case "linear":
-            m += [("llama.rope.scaling.type", .string("linear")), ("llama.rope.scaling.factor", .float32(Float(scaling?.factor ?? 1)))]
+            m += [("\(a).rope.scaling.type", .string("linear")), ("\(a).rope.scaling.factor", .float32(Float(scaling?.factor ?? 1)))]
         case "llama3":
             let theta = scaling?.ropeTheta ?? hf.ropeTheta ?? 10_000
             let standard = try RopeFrequencies.standard(base: theta, rotaryDim: config.headDim)
             ropeFactors = zip(standard.inverseFrequencies, config.rope.inverseFrequencies).map { Float($0 / $1) }
         default: break
         }
-        m += [("llama.vocab_size", u32(config.vocabSize)), ("llama.rope.dimension_count", u32(config.headDim))]
+        m += [("\(a).vocab_size", u32(config.vocabSize)), ("\(a).rope.dimension_count", u32(config.headDim))]
 
         m += [
             ("tokenizer.ggml.model", .string("gpt2")),

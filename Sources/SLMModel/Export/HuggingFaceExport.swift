@@ -25,6 +25,11 @@ public enum HuggingFaceExport {
                 let weight = w[keyPath: path]
                 entries.append(.init(name: p + module + ".weight", shape: weight.shape) { try GGUFExport.denseWeight(weight) })
             }
+            let optional: [(String, Tensor?)] = [
+                ("self_attn.q_proj.bias", w.qBias), ("self_attn.k_proj.bias", w.kBias), ("self_attn.v_proj.bias", w.vBias),
+                ("self_attn.q_norm.weight", w.qNorm), ("self_attn.k_norm.weight", w.kNorm),
+            ]
+            for case let (name, tensor?) in optional { entries.append(.init(name: p + name, shape: tensor.shape) { tensor }) }
         }
         entries.append(.init(name: "model.norm.weight", shape: model.norm.shape) { model.norm })
         let tied = model.lmHead === model.embedTokens
@@ -62,13 +67,16 @@ public enum HuggingFaceExport {
             throw FormatError(file: base.path, field: "rope_freqs.weight", "Llama 3 rope scaling cannot be turned back into config.json's rope_scaling; export from the Hugging Face folder instead")
         }
         let theta = base.metadata.first { $0.key == "\(c.architecture).rope.freq_base" }?.value.double ?? 10_000
+        let family = ["qwen2": "Qwen2", "qwen3": "Qwen3", "mistral": "Mistral"][c.architecture] ?? "Llama"
         var config: [String: Any] = [
-            "architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": c.vocabSize, "hidden_size": c.hiddenSize,
+            "architectures": ["\(family)ForCausalLM"], "model_type": family.lowercased(), "vocab_size": c.vocabSize, "hidden_size": c.hiddenSize,
             "intermediate_size": c.intermediateSize, "num_hidden_layers": c.layers, "num_attention_heads": c.heads,
             "num_key_value_heads": c.kvHeads, "head_dim": c.headDim, "hidden_act": "silu", "rms_norm_eps": Double(c.rmsNormEps),
             "max_position_embeddings": c.maxPositions, "tie_word_embeddings": tied, "rope_theta": theta, "attention_bias": false,
             "mlp_bias": false, "dtype": dtype.torchName,
         ]
+        if c.architecture == "qwen2" { config["attention_bias"] = nil }
+        if let window = c.slidingWindow { config["sliding_window"] = window }
         if base.metadata.first(where: { $0.key == "\(c.architecture).rope.scaling.type" })?.value.string == "linear",
            let factor = base.metadata.first(where: { $0.key == "\(c.architecture).rope.scaling.factor" })?.value.double {
             config["rope_scaling"] = ["rope_type": "linear", "factor": factor]

@@ -28,7 +28,7 @@ public enum LoRAAdapterGGUF {
             for (module, keyPath) in DecoderLayerWeights.projections {
                 guard let adapter = layer.weights[keyPath: keyPath] as? LoRALinear, let gguf = tensorNames[module] else { continue }
                 configs.append(adapter.config)
-                let heads = gguf == "attn_q" ? layer.config.heads : gguf == "attn_k" ? layer.config.kvHeads : nil
+                let heads = !model.config.ggufPermutesRotaryRows ? nil : gguf == "attn_q" ? layer.config.heads : gguf == "attn_k" ? layer.config.kvHeads : nil
                 let base = "blk.\(n).\(gguf).weight"
                 entries.append(floats(base + ".lora_a", adapter.loraA))
                 entries.append(floats(base + ".lora_b", heads.map { GGUFExport.permuteRotaryRows(adapter.loraB, heads: $0) } ?? adapter.loraB))

@@ -1,0 +1,123 @@
+import Foundation
+import SLMModel
+import SLMTensor
+import SLMTestSupport
+import XCTest
+
+/// The Llama-like families beside Llama (fixtures/make_families.py): tiny random Qwen2, Qwen3 and
+/// sliding-window Mistral models against the logits transformers computes for them, from their
+/// Hugging Face folders and from GGUF files laid out as llama.cpp's converter writes them.
+final class ModelFamilyTests: XCTestCase {
+    struct Expected: Decodable {
+        let ids: [Int32]
+        let hf_qwen2: [[Float]]
+        let hf_qwen3: [[Float]]
+        let hf_mistral_swa: [[Float]]
+    }
+
+    let expected = try! JSONDecoder().decode(Expected.self, from: Data(contentsOf: URL(fileURLWithPath: Fixture.path("families_expected.json"))))
+
+    override func setUp() { Parallel.setThreads(2) }
+
+    private func assertMatches(_ path: String, _ reference: [[Float]], line: UInt = #line) throws -> Transformer {
+        let model = try ModelLoader.load(path: path.hasPrefix("/") ? path : Fixture.path(path)).model
+        let ids = expected.ids
+        let out = try GradMode.withoutGrad { try model.logits(try model.hiddenStates(ids, batch: 1, sequence: ids.count)) }
+        XCTAssertEqual(out.shape, [reference.count, 256], line: line)
+        var worst: Float = 0
+        for (t, row) in reference.enumerated() {
+            for (j, value) in row.enumerated() { worst = max(worst, abs(out.data[t * 256 + j] - value)) }
+        }
+        XCTAssertLessThanOrEqual(worst, 1e-4, "\(path): max |logit − transformers|", line: line)
+        return model
+    }
+
+    func testQwen2WithAttentionBiasesMatchesTransformers() throws {
+        for path in ["hf_qwen2", "qwen2.gguf"] {
+            let model = try assertMatches(path, expected.hf_qwen2)
+            XCTAssertEqual(model.config.architecture, "qwen2")
+            XCTAssertTrue(model.config.attentionBias)
+            XCTAssertTrue(model.config.tieWordEmbeddings)
+            XCTAssertTrue(model.namedParameters.contains { $0.name == "model.layers.1.self_attn.v_proj.bias" })
+        }
+    }
+
+    func testQwen3WithQueryKeyNormMatchesTransformers() throws {
+        for path in ["hf_qwen3", "qwen3.gguf"] {
+            let model = try assertMatches(path, expected.hf_qwen3)
+            XCTAssertEqual(model.config.headDim, 16)
+            XCTAssertTrue(model.config.queryKeyNorm)
+            XCTAssertTrue(model.namedParameters.contains { $0.name == "model.layers.0.self_attn.k_norm.weight" })
+        }
+    }
+
+    func testMistralSlidingWindowMatchesTransformers() throws {
+        let model = try assertMatches("hf_mistral_swa", expected.hf_mistral_swa)
+        XCTAssertEqual(model.config.slidingWindow, 5)
+    }
+
+    /// The KV-cached decoder gives the full forward's last logits, and refuses (for now) to decode
+    /// past a sliding window rather than attend over positions the model never sees.
+    func testCachedDecodingAgreesAndStopsAtTheSlidingWindow() throws {
+        let qwen = try ModelLoader.load(path: Fixture.path("hf_qwen3")).model
+        let ids = Array(expected.ids.prefix(8))
+        let cache = try KVCache(config: qwen.config, maxTokens: 16)
+        let last = try qwen.nextTokenLogits(ids, cache: cache)
+        for j in 0..<256 { XCTAssertEqual(last.data[j], expected.hf_qwen3[7][j], accuracy: 1e-4) }
+
+        let mistral = try ModelLoader.load(path: Fixture.path("hf_mistral_swa")).model
+        let windowed = try KVCache(config: mistral.config, maxTokens: 16)
+        let first = try mistral.nextTokenLogits(Array(expected.ids.prefix(5)), cache: windowed)
+        for j in 0..<256 { XCTAssertEqual(first.data[j], expected.hf_mistral_swa[4][j], accuracy: 1e-4) }
+        XCTAssertThrowsError(try mistral.nextTokenLogits([expected.ids[5]], cache: windowed)) { error in
+            XCTAssertTrue("\(error)".contains("sliding window"), "\(error)")
+        }
+    }
+
+    // MARK: export
+
+    private func temporaryFolder() -> String {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("slm-families-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: folder) }
+        return folder
+    }
+
+    /// The folders exported as F32 GGUF hold what the converter-layout fixture holds (qwen rows not
+    /// permuted, biases and q/k norms under llama.cpp's names, the qwen2/qwen3 keys), and read back
+    /// to transformers' logits.
+    func testQwenFoldersExportAsTheConvertersGGUF() throws {
+        for (name, arch, reference) in [("qwen2", "qwen2", expected.hf_qwen2), ("qwen3", "qwen3", expected.hf_qwen3)] {
+            let out = temporaryFolder() + "/\(name).gguf"
+            try MergeExport.gguf(try MergeExport.loadBase(Fixture.path("hf_\(name)"), adapter: nil), out: out, fileType: .f32, probe: nil)
+            let (written, converter) = (try GGUFFile(path: out), try GGUFFile(path: Fixture.path("\(name).gguf")))
+            XCTAssertEqual(written["general.architecture"]?.string, arch)
+            XCTAssertEqual(Set(written.tensors.map(\.name)), Set(converter.tensors.map(\.name)), name)
+            for info in converter.tensors {
+                let copy = try XCTUnwrap(written.tensor(named: info.name))
+                XCTAssertEqual(copy.shape, info.shape, info.name)
+                XCTAssertEqual(Array(written.bytes(of: copy)), Array(converter.bytes(of: info)), info.name)
+            }
+            for (key, value) in converter.metadata where key.hasPrefix(arch + ".") {
+                XCTAssertEqual(written[key].map { "\($0)" }, "\(value)", key)
+            }
+            let model = try ModelLoader.load(path: out).model
+            let ids = expected.ids
+            let logits = try GradMode.withoutGrad { try model.logits(try model.hiddenStates(ids, batch: 1, sequence: ids.count)) }
+            for (t, row) in reference.enumerated() {
+                for (j, value) in row.enumerated() { XCTAssertEqual(logits.data[t * 256 + j], value, accuracy: 1e-4) }
+            }
+        }
+    }
+
+    /// A qwen3 GGUF exported as a Hugging Face folder names its family, and reads back to the same logits.
+    func testQwen3GGUFBecomesAQwen3Folder() throws {
+        let out = temporaryFolder() + "/qwen3"
+        _ = try MergeExport.safetensors(try MergeExport.loadBase(Fixture.path("qwen3.gguf"), adapter: nil), out: out, dtype: .f32, probe: nil)
+        let config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/config.json"))) as? [String: Any])
+        XCTAssertEqual(config["model_type"] as? String, "qwen3")
+        XCTAssertEqual(config["architectures"] as? [String], ["Qwen3ForCausalLM"])
+        let model = try assertMatches(out, expected.hf_qwen3)
+        XCTAssertTrue(model.config.queryKeyNorm)
+    }
+}
