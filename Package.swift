@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -43,11 +44,12 @@ let package = Package(
         .target(
             name: "SLMServe",
             dependencies: ["SLMTensor", "SLMModel", .product(name: "Hummingbird", package: "hummingbird")]),
+        .target(name: "SLMHub", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "SLMBenchmarks", dependencies: ["SLMTensor", "SLMModel", "SLMTraining"]),
         .executableTarget(
             name: "slm",
             dependencies: [
-                "SLMTensor", "SLMModel", "SLMTraining", "SLMEvaluation", "SLMServe", "SLMBenchmarks", "CBLAS", "CHDF5",
+                "SLMTensor", "SLMModel", "SLMTraining", "SLMEvaluation", "SLMServe", "SLMHub", "SLMBenchmarks", "CBLAS", "CHDF5",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .target(name: "SLMTestSupport", dependencies: ["SLMTensor"], path: "Tests/SLMTestSupport"),
@@ -59,6 +61,9 @@ let package = Package(
         .testTarget(
             name: "TeacherAPITests",
             dependencies: ["slm", "SLMServe", "SLMTraining", "SLMModel", "SLMTestSupport", .product(name: "Hummingbird", package: "hummingbird")]),
+        .testTarget(
+            name: "SLMHubTests",
+            dependencies: ["slm", "SLMHub", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Hummingbird", package: "hummingbird")]),
         .testTarget(name: "CommandLineTests", dependencies: ["slm", "SLMTraining", "SLMTestSupport"]),
     ]
 )

@@ -8,7 +8,7 @@ struct SLM: ParsableCommand {
         commandName: "slm",
         abstract: "Fine-tune, distil, quantize and evaluate small language models on one CPU box.",
         version: VersionInfo.text,
-        subcommands: [Train.self, TeacherCommand.self, Eval.self, DataCommand.self, RecipeCommand.self, Generate.self, Inspect.self, Serve.self, Merge.self, Bench.self])
+        subcommands: [Train.self, TeacherCommand.self, Eval.self, DataCommand.self, RecipeCommand.self, Generate.self, Inspect.self, Serve.self, Merge.self, Pull.self, Bench.self])
 
     static func main() {
         restartWithFasterBLASIfNeeded()
