@@ -134,13 +134,11 @@ public struct DecoderLayer {
     /// `Transformer.hiddenStates(_:cache:)` then commits) and attends over everything cached. Inference only.
     public func forward(_ x: Tensor, cache: KVCache, layer: Int) throws -> Tensor {
         let c = config, n = x.shape[0], start = cache.count
-        if let window = c.slidingWindow, start + n > window {
-            throw TensorError(op: "DecoderLayer", "decoding past the sliding window of \(window) positions is not supported yet (position \(start + n - 1))")
-        }
         let (q, k, v) = try attentionInputs(x, positions: (start..<(start + n)).map { Int32($0) })
         try cache.write(layer: layer, keys: k, values: v, at: start)
         let attention = try Tensor.decodeAttention(
-            q: q, keys: cache.keys[layer], values: cache.values[layer], start: start, scale: attentionScale)
+            q: q, keys: cache.keys[layer], values: cache.values[layer], start: start, scale: attentionScale,
+            slidingWindow: c.slidingWindow)
         return try output(x, attention: attention.reshaped([n, c.heads * c.headDim]))
     }
 

@@ -45,6 +45,24 @@ final class DecodeAttentionTests: XCTestCase {
         }
     }
 
+    /// With a sliding window, against the twin and against causalAttention's own window: row by row
+    /// (decoding) and in sgemm tiles (prefill) whose rows start at different keys.
+    func testSlidingWindowMatchesReferenceAndCausalAttention() throws {
+        for (n, c) in [Case(n: 1, start: 40, hq: 4, hkv: 2, d: 16), Case(n: 5, start: 9, hq: 2, hkv: 1, d: 20), Case(n: 70, start: 0, hq: 4, hkv: 2, d: 24)].enumerated() {
+            for window in [1, 7, 64] {
+                let (q, keys, values) = c.inputs(seed: UInt64(100 + 10 * n))
+                let fast = try Tensor.decodeAttention(q: q, keys: keys, values: values, start: c.start, scale: c.scale, slidingWindow: window)
+                let slow = try Reference.decodeAttention(q: q, keys: keys, values: values, start: c.start, scale: c.scale, slidingWindow: window)
+                assertClose(fast, slow, tolerance: 2e-5, "\(c.name) window \(window)")
+                guard c.start == 0 else { continue }
+                let k = try Tensor(Array(keys.scalars.prefix(c.n * c.hkv * c.d)), shape: [1, c.n, c.hkv, c.d])
+                let v = try Tensor(Array(values.scalars.prefix(c.n * c.hkv * c.d)), shape: [1, c.n, c.hkv, c.d])
+                let full = try Tensor.causalAttention(q: q.reshaped([1, c.n, c.hq, c.d]), k: k, v: v, scale: c.scale, mask: AttentionMask(slidingWindow: window))
+                assertClose(try fast.reshaped(full.shape), full, tolerance: 2e-5, "\(c.name) window \(window) against causalAttention")
+            }
+        }
+    }
+
     /// Prefill into an empty cache is plain causal attention.
     func testPrefillFromEmptyCacheEqualsCausalAttention() throws {
         let c = Case(n: 100, start: 0, hq: 6, hkv: 2, d: 32)

@@ -4,15 +4,19 @@ import Foundation
 /// against caches [maxT, Hkv, D] (rows 0..<start+N used).
 struct DecodeAttentionShape {
     let newTokens: Int, start: Int, queryHeads: Int, kvHeads: Int, headDim: Int
+    /// A sliding window's span, or nil.
+    let window: Int?
 
     var group: Int { queryHeads / kvHeads }
     /// Row stride of q and out (Hq·D) and of the caches (Hkv·D).
     var qStride: Int { queryHeads * headDim }
     var kvStride: Int { kvHeads * headDim }
-    /// Keys visible to new token i: positions 0...start+i.
+    /// Keys visible to new token i: positions firstKey(i)...start+i.
     @inline(__always) func visibleKeys(_ i: Int) -> Int { start + i + 1 }
+    /// The first key new token i sees: 0, or the window's start.
+    @inline(__always) func firstKey(_ i: Int) -> Int { window.map { max(0, start + i + 1 - $0) } ?? 0 }
 
-    init(validating q: Tensor, _ k: Tensor, _ v: Tensor, start: Int, scale: Float) throws {
+    init(validating q: Tensor, _ k: Tensor, _ v: Tensor, start: Int, scale: Float, window: Int?) throws {
         let op = "decodeAttention"
         let given = "q \(q.shape), keys \(k.shape), values \(v.shape), start \(start)"
         guard q.rank == 3, k.rank == 3, k.shape == v.shape else {
@@ -28,6 +32,8 @@ struct DecodeAttentionShape {
             throw TensorError(op: op, "positions \(start)..<\(start + q.shape[0]) do not fit a cache of \(k.shape[0]) rows: \(given)")
         }
         guard scale.isFinite else { throw TensorError(op: op, "scale must be finite, got \(scale) for \(given)") }
+        if let window, window < 1 { throw TensorError(op: op, "sliding window must be at least 1, got \(window) for \(given)") }
+        self.window = window
         newTokens = q.shape[0]
         self.start = start
         queryHeads = q.shape[1]
@@ -78,7 +84,9 @@ enum DecodeAttentionKernels {
                     tileWithGemm(qi, kh, vh, oi, r0: r0, rows: br, scale: scale, shape: shape, s: scratch, ldS: ldS, inverse: scratch + inverseOffset)
                 } else {
                     for r in 0..<br {
-                        row(qi + r * shape.qStride, kh, vh, oi + r * shape.qStride, keys: shape.visibleKeys(r0 + r), scale: scale, shape: shape, s: scratch)
+                        let first = shape.firstKey(r0 + r), ld = shape.kvStride
+                        row(qi + r * shape.qStride, kh + first * ld, vh + first * ld, oi + r * shape.qStride,
+                            keys: shape.visibleKeys(r0 + r) - first, scale: scale, shape: shape, s: scratch)
                     }
                 }
             }
@@ -122,26 +130,27 @@ enum DecodeAttentionKernels {
         }
     }
 
-    /// Rows r0..<r0+rows of one head: S = scale · Q Kᵀ over the keys the last row sees, the keys
-    /// above each row's own position zeroed after the softmax, then O = P V / Σ P.
+    /// Rows r0..<r0+rows of one head: S = scale · Q Kᵀ over the keys from the first row's first to the
+    /// last row's last, the keys outside each row's own span zeroed after the softmax, then O = P V / Σ P.
     static func tileWithGemm(
         _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
         r0: Int, rows: Int, scale: Float, shape: DecodeAttentionShape,
         s: UnsafeMutablePointer<Float>, ldS: Int, inverse: UnsafeMutablePointer<Float>
     ) {
-        let d = shape.headDim, keys = shape.visibleKeys(r0 + rows - 1)
+        let d = shape.headDim, low = shape.firstKey(r0), keys = shape.visibleKeys(r0 + rows - 1) - low
         Gemm.sgemm(
             transA: false, transB: true, m: rows, n: keys, k: d, alpha: scale,
-            a: q, lda: shape.qStride, b: k, ldb: shape.kvStride, c: s, ldc: ldS)
+            a: q, lda: shape.qStride, b: k + low * shape.kvStride, ldb: shape.kvStride, c: s, ldc: ldS)
         for r in 0..<rows {
-            let row = s + r * ldS, visible = shape.visibleKeys(r0 + r)
-            let m = FastMath.max(row, count: visible)
-            inverse[r] = 1 / FastMath.expShifted(row, row, count: visible, shift: m)
+            let row = s + r * ldS, first = shape.firstKey(r0 + r) - low, visible = shape.visibleKeys(r0 + r) - low
+            let m = FastMath.max(row + first, count: visible - first)
+            inverse[r] = 1 / FastMath.expShifted(row + first, row + first, count: visible - first, shift: m)
+            row.update(repeating: 0, count: first)
             if visible < keys { (row + visible).update(repeating: 0, count: keys - visible) }
         }
         Gemm.sgemm(
             transA: false, transB: false, m: rows, n: d, k: keys,
-            a: s, lda: ldS, b: v, ldb: shape.kvStride, c: out, ldc: shape.qStride)
+            a: s, lda: ldS, b: v + low * shape.kvStride, ldb: shape.kvStride, c: out, ldc: shape.qStride)
         for r in 0..<rows {
             let o = out + r * shape.qStride, f = inverse[r]
             for c in 0..<d { o[c] *= f }
@@ -154,16 +163,16 @@ private typealias V = SIMD16<Float>
 extension Reference {
     /// `decodeAttention` from each new query's full row of scores, accumulated in Double:
     /// q [N, Hq, D] at positions start..<start+N, keys and values [maxT, Hkv, D] → [N, Hq, D].
-    public static func decodeAttention(q: Tensor, keys: Tensor, values: Tensor, start: Int, scale: Float) throws -> Tensor {
-        let shape = try DecodeAttentionShape(validating: q, keys, values, start: start, scale: scale)
+    public static func decodeAttention(q: Tensor, keys: Tensor, values: Tensor, start: Int, scale: Float, slidingWindow: Int? = nil) throws -> Tensor {
+        let shape = try DecodeAttentionShape(validating: q, keys, values, start: start, scale: scale, window: slidingWindow)
         let out = Tensor(uninitialized: q.shape)
         let d = shape.headDim
         for i in 0..<shape.newTokens {
             for h in 0..<shape.queryHeads {
                 let qi = (i * shape.queryHeads + h) * d
-                let visible = shape.visibleKeys(i)
-                var scores = [Double](repeating: 0, count: visible)
-                for j in 0..<visible {
+                let visible = shape.visibleKeys(i), first = shape.firstKey(i)
+                var scores = [Double](repeating: -.infinity, count: visible)
+                for j in first..<visible {
                     let kj = (j * shape.kvHeads + h / shape.group) * d
                     var acc = 0.0
                     for c in 0..<d { acc += Double(q.data[qi + c]) * Double(keys.data[kj + c]) }

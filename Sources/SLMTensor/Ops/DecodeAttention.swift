@@ -7,13 +7,14 @@ extension Tensor {
     ///   the new tokens' own keys and values included). Hq must be a multiple of Hkv; query head h
     ///   reads kv head h / (Hq / Hkv).
     /// - scale: multiplies q·k before the softmax, usually 1/√D.
+    /// - slidingWindow: a query at position p sees keys p − window < j ≤ p only (Mistral's); nil: all.
     /// - Returns: [N, Hq, D], out[i, h] = Σ_{j ≤ start+i} softmax_j(scale · q[i, h]·k[j, h/g]) v[j, h/g].
     ///
     /// One new token is a GEMV-shaped problem per head (a row of scores, then a weighted sum of
     /// value rows), done with SIMD loops; tiles of many new tokens (prefill) use sgemm. Heads and
     /// query tiles are spread over `Parallel.threads` workers.
-    public static func decodeAttention(q: Tensor, keys: Tensor, values: Tensor, start: Int, scale: Float) throws -> Tensor {
-        let shape = try DecodeAttentionShape(validating: q, keys, values, start: start, scale: scale)
+    public static func decodeAttention(q: Tensor, keys: Tensor, values: Tensor, start: Int, scale: Float, slidingWindow: Int? = nil) throws -> Tensor {
+        let shape = try DecodeAttentionShape(validating: q, keys, values, start: start, scale: scale, window: slidingWindow)
         if GradMode.isEnabled, q.requiresGrad || keys.requiresGrad || values.requiresGrad {
             throw TensorError(op: "decodeAttention", "has no backward; run it under GradMode.withoutGrad (use causalAttention to train)")
         }
