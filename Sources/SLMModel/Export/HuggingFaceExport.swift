@@ -11,10 +11,20 @@ import SLMTensor
 /// tokenizer_config.json    the base's own, or bos/eos/unk/pad tokens and the chat template
 /// generation_config.json   the base's own, or bos/eos (and pad) token ids
 /// ```
-/// A Hugging Face base also keeps its chat_template.jinja.
+/// A Hugging Face base also keeps its chat_template.jinja. The folder is written under a temporary
+/// name and renamed when complete (`AtomicFolder`): a killed export leaves nothing under its name,
+/// and an earlier export there (these files only) is replaced.
 public enum HuggingFaceExport {
-    public static func write(_ base: ExportBase, dtype: SafetensorsWriter.DType, to folder: String) throws {
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    /// The files an export folder may hold.
+    public static let files: Set<String> = [
+        "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "generation_config.json", "chat_template.jinja",
+    ]
+
+    public static func write(_ base: ExportBase, dtype: SafetensorsWriter.DType, to path: String) throws {
+        try AtomicFolder.write(to: path, replaceable: files) { folder in try write(base, dtype: dtype, into: folder) }
+    }
+
+    private static func write(_ base: ExportBase, dtype: SafetensorsWriter.DType, into folder: String) throws {
         let model = base.model
         var entries = [SafetensorsWriter.Entry(name: "model.embed_tokens.weight", shape: model.embedTokens.shape) { model.embedTokens }]
         for (n, layer) in model.layers.enumerated() {
