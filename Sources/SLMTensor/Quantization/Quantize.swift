@@ -54,7 +54,7 @@ public enum Quantize {
             for j in 0..<32 { amax = max(amax, abs(x[j])) }
             let d = amax / 127, id = d != 0 ? 1 / d : 0
             storeHalf(d, p)
-            for j in 0..<32 { p.storeBytes(of: Int8((x[j] * id).rounded()), toByteOffset: 2 + j, as: Int8.self) }
+            for j in 0..<32 { p.storeBytes(of: Int8(truncatingIfNeeded: roundHalfAway(x[j] * id)), toByteOffset: 2 + j, as: Int8.self) }
         case .q4_0:
             let d = signedAbsMax(x) / -8, id = d != 0 ? 1 / d : 0
             storeHalf(d, p)
@@ -82,13 +82,21 @@ public enum Quantize {
         }
     }
 
-    /// C's `MIN(15, (int8_t)v)` for v in [0, 16.5]: truncation toward zero.
+    /// C's `MIN(15, (int8_t)v)` for v in [0, 16.5]: the conversion truncates toward zero.
     @inline(__always)
-    static func nibble(_ v: Float) -> UInt8 { min(15, UInt8(v.rounded(.towardZero))) }
+    static func nibble(_ v: Float) -> UInt8 { min(15, UInt8(v)) }
 
     /// C's `MIN(31, (int8_t)v)` for v in [0, 32.5].
     @inline(__always)
-    static func fiveBits(_ v: Float) -> UInt8 { min(31, UInt8(v.rounded(.towardZero))) }
+    static func fiveBits(_ v: Float) -> UInt8 { min(31, UInt8(v)) }
+
+    /// C's `roundf` (halves away from zero) for |v| ≤ 127.5 (Q8_0's range): v − trunc(v) is exact
+    /// there, so comparing it with ±0.5 decides. Avoids a libm call per value.
+    @inline(__always)
+    static func roundHalfAway(_ v: Float) -> Int32 {
+        let t = Int32(v), fraction = v - Float(t)
+        return fraction >= 0.5 ? t + 1 : fraction <= -0.5 ? t - 1 : t
+    }
 
     /// A u32 whose bit j is bit 4 of value j, then the low 4 bits as `storeNibbles` lays them out.
     @inline(__always)
