@@ -27,16 +27,34 @@ extension Quantize {
                         for b in 0..<(end - start) { block(type, x + b * type.blockSize, bytes + b * type.blockBytes) }
                     }
                     Dequantize.run(type, UnsafeRawBufferPointer(start: bytes, count: (end - start) * type.blockBytes), count: n, into: decoded.baseAddress!, threaded: false)
-                    for i in 0..<n {
-                        let d = Double(x[i]) - Double(decoded[i])
-                        error += d * d
-                        norm += Double(x[i]) * Double(x[i])
-                    }
+                    let (e, v) = squaredSums(x, decoded.baseAddress!, count: n)
+                    error += e
+                    norm += v
                 }
                 sums.withLock { $0[range.lowerBound] = (error, norm) }
             }
         }
         let (error, norm) = sums.withLock { $0 }.sorted { $0.key < $1.key }.reduce((0.0, 0.0)) { ($0.0 + $1.value.error, $0.1 + $1.value.norm) }
         return norm > 0 ? (error / norm).squareRoot() : error.squareRoot()
+    }
+
+    /// Σ (x − y)² and Σ x² over `count` values, in eight Float32 lanes per batch (vectorized; the
+    /// batch's sums are then added in Float64).
+    private static func squaredSums(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int) -> (Double, Double) {
+        var error = SIMD8<Float>(), norm = SIMD8<Float>()
+        let whole = count / 8 * 8
+        for i in stride(from: 0, to: whole, by: 8) {
+            let a = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self), b = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self)
+            let d = a - b
+            error += d * d
+            norm += a * a
+        }
+        var e = Double(error.sum()), v = Double(norm.sum())
+        for i in whole..<count {
+            let d = Double(x[i]) - Double(y[i])
+            e += d * d
+            v += Double(x[i]) * Double(x[i])
+        }
+        return (e, v)
     }
 }
