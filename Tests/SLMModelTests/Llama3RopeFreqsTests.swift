@@ -1,5 +1,6 @@
 import Foundation
 import SLMModel
+import SLMTensor
 import SLMTestSupport
 import XCTest
 
@@ -32,5 +33,29 @@ final class Llama3RopeFreqsTests: XCTestCase {
                 XCTAssertLessThanOrEqual(abs(ours - theirs) / theirs, 4 * Float.ulpOfOne, "\(c.name): \(factors) vs \(reference)")
             }
         }
+    }
+
+    /// gguf-py's converter-style file of hf_llama3_f16 (rope_freqs, no rope_scaling keys) exported as a
+    /// Hugging Face folder: config.json gets back the original rope_scaling, and the folder gives the
+    /// GGUF model's logits.
+    func testGGUFWithRopeFreqsBecomesAFolderWithLlama3RopeScaling() throws {
+        let gguf = Fixture.path("hf_llama3_f16.gguf")
+        let out = NSTemporaryDirectory() + "slm-rope-folder-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        try MergeExport.safetensors(try MergeExport.loadBase(gguf, adapter: nil), out: out, dtype: .f32, probe: nil)
+        let config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/config.json"))) as? [String: Any])
+        let scaling = try XCTUnwrap(config["rope_scaling"] as? [String: Any])
+        XCTAssertEqual(scaling["rope_type"] as? String, "llama3")
+        XCTAssertEqual(scaling["factor"] as? Double, 4)
+        XCTAssertEqual(scaling["low_freq_factor"] as? Double, 1)
+        XCTAssertEqual(scaling["high_freq_factor"] as? Double, 4)
+        XCTAssertEqual(scaling["original_max_position_embeddings"] as? Int, 64)
+        let (folderModel, _) = try HuggingFaceModelLoader.load(folder: out)
+        let ggufModel = try GGUFModelLoader.load(try GGUFFile(path: gguf), keepQuantized: false)
+        let ids: [Int32] = Array(0..<40).map { Int32($0 * 7 % 256) }
+        let a = try GradMode.withoutGrad { try folderModel.logits(try folderModel.hiddenStates(ids, batch: 1, sequence: ids.count)) }
+        let b = try GradMode.withoutGrad { try ggufModel.logits(try ggufModel.hiddenStates(ids, batch: 1, sequence: ids.count)) }
+        let worst = (0..<a.count).map { abs(a.data[$0] - b.data[$0]) }.max() ?? 0
+        XCTAssertLessThan(worst, 1e-4)
     }
 }
