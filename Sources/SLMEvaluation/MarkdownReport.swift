@@ -84,8 +84,30 @@ enum ReportText {
             row("scoring tokens/s") { $0.scoring.map { String(format: "%.0f", $0.tokensPerSecond) } },
             row("routing threshold") { $0.routing.map { r in r.recommendedThreshold.map { number($0) } ?? "none reaches \(percent(r.targetAccuracy))" } },
             row("answered locally") { $0.routing.flatMap { $0.recommendedCoverage.map(percent) } },
-        ]
+        ] + exportRows(report)
         return rows.compactMap { $0 }
+    }
+
+    /// Rows of GGUF exports: size, bits per weight, tensor error, and the perplexity change from the
+    /// column each was quantized from.
+    static func exportRows(_ report: EvaluationReport) -> [Row?] {
+        let models = report.models
+        func row(_ metric: String, _ value: (ModelColumn, ExportSummary) -> String?) -> Row? {
+            let values = models.map { m in m.export.flatMap { value(m, $0) } ?? "–" }
+            return values.contains(where: { $0 != "–" }) ? Row(metric: metric, values: values) : nil
+        }
+        func perplexityChange(_ m: ModelColumn, _ e: ExportSummary) -> String? {
+            guard let name = e.reference, let reference = models.first(where: { $0.name == name })?.scoring, let p = m.scoring?.perplexity else { return nil }
+            return String(format: "%+.3f%% (loss %+.4f) vs %@", 100 * (p / reference.perplexity - 1), m.scoring!.loss - reference.loss, name)
+        }
+        return [
+            row("quantization") { _, e in e.quant },
+            row("size") { _, e in String(format: "%.1f MiB", Double(e.fileBytes ?? e.tensorBytes) / 1_048_576) + (e.fileBytes == nil ? " (tensors)" : "") },
+            row("bits/weight") { _, e in String(format: "%.2f", e.bitsPerWeight) },
+            row("mean tensor error") { _, e in String(format: "%.2e", e.meanRelativeRMSError) },
+            row("worst tensors") { _, e in e.worstTensors.isEmpty ? nil : e.worstTensors.map { String(format: "%@ %@ %.2e", $0.name, $0.type, $0.relativeRmsError) }.joined(separator: "; ") },
+            row("perplexity change") { m, e in perplexityChange(m, e) },
+        ]
     }
 
     static func routingSentence(_ routing: RoutingAnalysis) -> String {

@@ -26,6 +26,7 @@ public struct ModelEvaluator {
         do {
             column.files = try spec.fileHashes().sorted { $0.key < $1.key }.map { ModelColumn.FileHash(path: $0.key, sha256: $0.value) }
             if let run = spec.runFolder { column.training = try ModelColumn.TrainingCurves.read(run) }
+            if spec.adapter == nil { column.export = try ExportSummary.read(gguf: spec.path) }
             let start = Self.now()
             let loaded = try LoadedModel.load(spec, chatTemplate: options.chatTemplate, keepQuantized: options.keepQuantized)
             column.loadSeconds = Self.now() - start

@@ -67,6 +67,8 @@ public struct ModelColumn: Codable, Sendable {
     public var routing: RoutingAnalysis?
     /// Loss curves of the run the adapter came from (its metrics.jsonl).
     public var training: TrainingCurves?
+    /// A GGUF export's size and quantization error (from the NAME.report.json beside it).
+    public var export: ExportSummary?
 
     public init(name: String, path: String, adapter: String?) {
         self.name = name

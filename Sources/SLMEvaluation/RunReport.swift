@@ -21,7 +21,8 @@ extension Evaluation {
             ModelSpec(name: "base", path: recipe.model.path, adapter: nil),
             ModelSpec(name: "tuned", path: recipe.model.path, adapter: run.result(lora: true)),
         ] + exports
-        let (report, predictions) = try Evaluation.run(models: models, dataPath: heldout, options: EvaluationOptions(recipe: recipe), recipePath: run.recipe, progress: progress)
+        var (report, predictions) = try Evaluation.run(models: models, dataPath: heldout, options: EvaluationOptions(recipe: recipe), recipePath: run.recipe, progress: progress)
+        report.compareExports(with: "tuned", describeReference: false)
         try write(report, predictions: predictions, to: run.report)
         return run.report
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SLMEvaluation
 import SLMModel
 import SLMTensor
 import SLMTraining
@@ -11,7 +12,10 @@ struct Merge: ParsableCommand {
         discussion: """
             W' = W + s·B·A (s = lora_alpha / r, or lora_alpha / √r with rsLoRA). A quantized GGUF base is dequantized, merged in f32 and quantized once. \
             The written file is read back and compared with base + adapter on a probe text (logits, perplexity, greedy output); --no-verify skips that. \
-            A GGUF export gets an ollama Modelfile (NAME.Modelfile) and a report (NAME.report.json) beside it. docs/export.md describes every format.
+            A GGUF export gets an ollama Modelfile (NAME.Modelfile) and a report (NAME.report.json) beside it. \
+            --quant q8_0,q4_0,q4_k_m writes one file per type (smol.gguf → smol.q8_0.gguf, …) from one load and merge; \
+            --heldout FILE.jsonl then writes a quantization report (size, bits/weight, tensor error, held-out perplexity and its change from f32) \
+            in the evaluation report's format. docs/export.md describes every format.
             """)
 
     @Option(help: "The base model: a .gguf file or a Hugging Face folder (config.json, safetensors, tokenizer.json).")
@@ -26,8 +30,17 @@ struct Merge: ParsableCommand {
     @Option(help: "gguf (one file for llama.cpp / ollama), safetensors (a Hugging Face folder), or lora-gguf (the adapter alone, llama.cpp's LoRA format).")
     var format = "gguf"
 
-    @Option(help: "GGUF quantization: \(GGUFFileType.names).")
+    @Option(help: "GGUF quantization: \(GGUFFileType.names); several, comma-separated, write one file each.")
     var quant = "q8_0"
+
+    @Option(help: "A held-out JSONL file: write a quantization report comparing f32 (base + adapter) and each GGUF type on it.")
+    var heldout: String?
+
+    @Option(help: "Score the first N held-out records only.")
+    var heldoutSamples: Int?
+
+    @Option(help: "The quantization report's folder (default: OUT without .gguf, plus .quant-report).")
+    var report: String?
 
     @Option(help: "safetensors element type: f32, f16 or bf16.")
     var dtype = "f32"
@@ -45,8 +58,15 @@ struct Merge: ParsableCommand {
         guard let format = MergeExport.Format(rawValue: format) else { throw ValidationError("--format must be gguf, safetensors or lora-gguf, got \(format)") }
         guard format != .loraGGUF || adapter != nil else { throw ValidationError("--format lora-gguf writes an adapter: give --adapter") }
         guard SafetensorsWriter.DType(rawValue: dtype.uppercased()) != nil else { throw ValidationError("--dtype must be f32, f16 or bf16, got \(dtype)") }
-        guard GGUFFileType(name: quant) != nil else { throw ValidationError("--quant must be one of \(GGUFFileType.names), got \(quant)") }
+        for name in quantNames where GGUFFileType(name: name) == nil {
+            throw ValidationError("--quant must be one of \(GGUFFileType.names) (or several, comma-separated), got \(name)")
+        }
+        guard quantNames.count == 1 || format == .gguf else { throw ValidationError("several --quant types need --format gguf") }
+        guard heldout == nil || format == .gguf else { throw ValidationError("--heldout reports on GGUF quantizations: it needs --format gguf") }
+        guard Set(quantNames).count == quantNames.count else { throw ValidationError("--quant names a type twice: \(quant)") }
     }
+
+    private var quantNames: [String] { quant.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
 
     func run() throws {
         Parallel.setThreads(threads)
@@ -55,9 +75,20 @@ struct Merge: ParsableCommand {
                 throw ValidationError("cannot read --probe \(path): \(error.localizedDescription)")
             }
         } ?? ExportComparison.defaultProbe
+        let fileTypes = quantNames.map { GGUFFileType(name: $0)! }
         let request = MergeExport.Request(
-            base: base, adapter: adapter, out: out, format: MergeExport.Format(rawValue: format)!, fileType: GGUFFileType(name: quant)!,
+            base: base, adapter: adapter, out: out, format: MergeExport.Format(rawValue: format)!, fileType: fileTypes[0],
             dtype: SafetensorsWriter.DType(rawValue: dtype.uppercased())!, probe: noVerify ? nil : probeText)
-        try MergeReport.run(request, progress: ProgressReporter(logEvery: 1))
+        let progress = ProgressReporter(logEvery: 1)
+        let written = try MergeReport.run(request, fileTypes: fileTypes, progress: progress)
+        if let heldout {
+            do {
+                try QuantizationReport.write(
+                    base: base, adapter: adapter, exports: Array(zip(fileTypes, written)), heldout: heldout, maxSamples: heldoutSamples,
+                    to: report ?? QuantizationReport.defaultFolder(out: out), progress: progress)
+            } catch let error as EvaluationError {
+                throw failure("quantization report: \(error)")
+            }
+        }
     }
 }

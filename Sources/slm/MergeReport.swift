@@ -6,21 +6,35 @@ import SLMTraining
 /// Runs an export (`slm merge`, or a recipe's `export:` section after `slm train`) and prints what it
 /// wrote: size, per-type error, and the verification against base + adapter.
 enum MergeReport {
-    static func run(_ request: MergeExport.Request, progress: ProgressReporter) throws {
+    /// Exports `request` once per GGUF type of `fileTypes` (none: `request.fileType` alone), loading
+    /// the base once and, with several types, merging the adapter once; returns the paths written.
+    @discardableResult
+    static func run(_ request: MergeExport.Request, fileTypes: [GGUFFileType] = [], progress: ProgressReporter) throws -> [String] {
+        let types = fileTypes.isEmpty ? [request.fileType] : fileTypes
         progress.message("exporting \(request.base)\(request.adapter.map { " + adapter \($0)" } ?? "") to \(request.out) (\(request.format.rawValue))")
-        let outcome = try MergeExport.run(request, notice: { progress.message("note: " + $0) }) { done, total in
-            if done == total || done % 25 == 0 { progress.message("writing \(request.out): \(done)/\(total) tensors") }
+        let loaded = try MergeExport.load(request, notice: { progress.message("note: " + $0) })
+        if types.count > 1, request.adapter != nil { try loaded.model.mergeLoRA() }
+        var written: [String] = []
+        for type in types {
+            var one = request
+            one.fileType = type
+            one.out = MergeExport.path(request.out, fileType: type, of: types.count)
+            let outcome = try MergeExport.write(loaded, one) { done, total in
+                if done == total || done % 25 == 0 { progress.message("writing \(one.out): \(done)/\(total) tensors") }
+            }
+            switch outcome {
+            case .adapter:
+                print("wrote \(one.out) (LoRA adapter for llama.cpp: llama-cli -m BASE.gguf --lora \(one.out))")
+            case .folder(let result):
+                print(String(format: "wrote %@ (Hugging Face folder, %@) in %.2f s", one.out, one.dtype.torchName, result.seconds))
+                if let c = result.comparison { print(verification(c)) }
+            case .gguf(let result, let modelfile, let report):
+                print(text(result, out: one.out, fileType: type))
+                print("ollama: \(modelfile) (ollama create NAME -f that file); report: \(report)")
+            }
+            written.append(one.out)
         }
-        switch outcome {
-        case .adapter:
-            print("wrote \(request.out) (LoRA adapter for llama.cpp: llama-cli -m BASE.gguf --lora \(request.out))")
-        case .folder(let result):
-            print(String(format: "wrote %@ (Hugging Face folder, %@) in %.2f s", request.out, request.dtype.torchName, result.seconds))
-            if let c = result.comparison { print(verification(c)) }
-        case .gguf(let result, let modelfile, let report):
-            print(text(result, out: request.out, fileType: request.fileType))
-            print("ollama: \(modelfile) (ollama create NAME -f that file); report: \(report)")
-        }
+        return written
     }
 
     static func text(_ r: MergeExport.GGUFResult, out: String, fileType: GGUFFileType) -> String {

@@ -1,6 +1,5 @@
 import Foundation
 import SLMTensor
-import Synchronization
 
 /// Writes a `Transformer` (llama, qwen2 or qwen3 architecture: see `ModelConfig.ggufArchitecture`)
 /// as a GGUF file llama.cpp runs.
@@ -52,10 +51,8 @@ public enum GGUFExport {
         let written = entries.map { entry in
             GGUFWriter.TensorEntry(name: entry.name, shape: entry.shape, type: entry.type) { out in
                 let values = try entry.values()
-                Quantize.encode(entry.type, values.data, count: values.count, into: out.baseAddress!)
-                reports.append(TensorReport(
-                    name: entry.name, shape: entry.shape, type: entry.type, bytes: out.count,
-                    relativeRMSError: relativeRMSError(values, encoded: UnsafeRawBufferPointer(out), type: entry.type)))
+                let error = Quantize.encodeMeasuringError(entry.type, values.data, count: values.count, into: out.baseAddress!)
+                reports.append(TensorReport(name: entry.name, shape: entry.shape, type: entry.type, bytes: out.count, relativeRMSError: error))
             }
         }
         try GGUFWriter.write(metadata: exportMetadata(metadata, fileType: fileType), tensors: written, to: path, progress: progress)
@@ -145,32 +142,6 @@ public enum GGUFExport {
             (out.data + target * cols).update(from: w.data + row * cols, count: cols)
         }
         return out
-    }
-
-    /// Decoded block by block on the worker threads; the per-chunk sums are added in chunk order,
-    /// so the figure does not depend on scheduling.
-    static func relativeRMSError(_ values: Tensor, encoded: UnsafeRawBufferPointer, type: GGMLType) -> Double {
-        guard type != .f32 else { return 0 }
-        let blocks = values.count / type.blockSize
-        let sums = Mutex([Int: (error: Double, norm: Double)]())
-        Parallel.forEachChunk(blocks, minChunk: 256) { range in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: type.blockSize) { decoded in
-                var error = 0.0, norm = 0.0
-                for b in range {
-                    let bytes = UnsafeRawBufferPointer(rebasing: encoded[(b * type.blockBytes)..<((b + 1) * type.blockBytes)])
-                    Dequantize.run(type, bytes, count: type.blockSize, into: decoded.baseAddress!, threaded: false)
-                    let x = values.data + b * type.blockSize
-                    for i in 0..<type.blockSize {
-                        let d = Double(x[i]) - Double(decoded[i])
-                        error += d * d
-                        norm += Double(x[i]) * Double(x[i])
-                    }
-                }
-                sums.withLock { $0[range.lowerBound] = (error, norm) }
-            }
-        }
-        let (error, norm) = sums.withLock { $0 }.sorted { $0.key < $1.key }.reduce((0.0, 0.0)) { ($0.0 + $1.value.error, $0.1 + $1.value.norm) }
-        return norm > 0 ? (error / norm).squareRoot() : error.squareRoot()
     }
 
     /// Collects reports from the writer's encode closures (called one after another).

@@ -4,17 +4,28 @@ import SLMTensor
 /// Writes a model (adapters merged) as a Hugging Face folder that transformers and vLLM load:
 /// ```
 /// config.json              the base's own (dtype updated), or built from GGUF metadata: LlamaForCausalLM,
-///                          hidden_size, num_*, head_dim, rms_norm_eps, rope_theta (+ linear rope_scaling),
+///                          hidden_size, num_*, head_dim, rms_norm_eps, rope_theta (+ linear rope_scaling, or
+///                          Llama 3's recovered from rope_freqs.weight: `Llama3RopeScaling`),
 ///                          max_position_embeddings, tie_word_embeddings, vocab_size, bos/eos_token_id
 /// model.safetensors        transformers' Llama names ([out, in]) in F32, F16 or BF16
 /// tokenizer.json           the base's own, or built from GGUF's vocabulary, merges and pre-tokenizer name
 /// tokenizer_config.json    the base's own, or bos/eos/unk/pad tokens and the chat template
 /// generation_config.json   the base's own, or bos/eos (and pad) token ids
 /// ```
-/// A Hugging Face base also keeps its chat_template.jinja.
+/// A Hugging Face base also keeps its chat_template.jinja. The folder is written under a temporary
+/// name and renamed when complete (`AtomicFolder`): a killed export leaves nothing under its name,
+/// and an earlier export there (these files only) is replaced.
 public enum HuggingFaceExport {
-    public static func write(_ base: ExportBase, dtype: SafetensorsWriter.DType, to folder: String) throws {
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    /// The files an export folder may hold.
+    public static let files: Set<String> = [
+        "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "generation_config.json", "chat_template.jinja",
+    ]
+
+    public static func write(_ base: ExportBase, dtype: SafetensorsWriter.DType, to path: String) throws {
+        try AtomicFolder.write(to: path, replaceable: files) { folder in try write(base, dtype: dtype, into: folder) }
+    }
+
+    private static func write(_ base: ExportBase, dtype: SafetensorsWriter.DType, into folder: String) throws {
         let model = base.model
         var entries = [SafetensorsWriter.Entry(name: "model.embed_tokens.weight", shape: model.embedTokens.shape) { model.embedTokens }]
         for (n, layer) in model.layers.enumerated() {
@@ -63,11 +74,17 @@ public enum HuggingFaceExport {
 
     static func config(_ base: ExportBase, dtype: SafetensorsWriter.DType, tied: Bool) throws -> [String: Any] {
         let c = base.model.config
-        guard base.ropeFactors == nil else {
-            throw FormatError(file: base.path, field: "rope_freqs.weight", "Llama 3 rope scaling cannot be turned back into config.json's rope_scaling; export from the Hugging Face folder instead")
-        }
         let theta = base.metadata.first { $0.key == "\(c.architecture).rope.freq_base" }?.value.double ?? 10_000
         let family = ["qwen2": "Qwen2", "qwen3": "Qwen3", "mistral": "Mistral"][c.architecture] ?? "Llama"
+        var llama3: [String: Any]?
+        if let factors = base.ropeFactors {
+            llama3 = Llama3RopeScaling.recover(factors: factors, theta: theta, headDim: c.headDim)
+            guard llama3 != nil else {
+                throw FormatError(
+                    file: base.path, field: "rope_freqs.weight",
+                    "these rope factors are not Llama 3 scaling with low_freq_factor 1 and high_freq_factor 4, so config.json's rope_scaling cannot be rebuilt; export from the Hugging Face folder instead")
+            }
+        }
         var config: [String: Any] = [
             "architectures": ["\(family)ForCausalLM"], "model_type": family.lowercased(), "vocab_size": c.vocabSize, "hidden_size": c.hiddenSize,
             "intermediate_size": c.intermediateSize, "num_hidden_layers": c.layers, "num_attention_heads": c.heads,
@@ -81,6 +98,7 @@ public enum HuggingFaceExport {
            let factor = base.metadata.first(where: { $0.key == "\(c.architecture).rope.scaling.factor" })?.value.double {
             config["rope_scaling"] = ["rope_type": "linear", "factor": factor]
         }
+        if let llama3 { config["rope_scaling"] = llama3 }
         for (key, gguf) in [("bos_token_id", "bos"), ("eos_token_id", "eos"), ("pad_token_id", "padding")] {
             if let id = metadataInt(base, "tokenizer.ggml.\(gguf)_token_id") { config[key] = id }
         }

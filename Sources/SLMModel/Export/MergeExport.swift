@@ -45,6 +45,11 @@ public enum MergeExport {
     /// `notice` hears about an adapter whose config names another base model than `request.base`
     /// (its shapes fit, or loading would have failed: e.g. trained on the GGUF of this HF folder).
     public static func run(_ request: Request, notice: (String) -> Void = { _ in }, progress: (Int, Int) -> Void = { _, _ in }) throws -> Outcome {
+        try write(load(request, notice: notice), request, progress: progress)
+    }
+
+    /// Loads `request`'s base in Float32 with its adapter attached (see `run`).
+    public static func load(_ request: Request, notice: (String) -> Void = { _ in }) throws -> ExportBase {
         guard request.format != .loraGGUF || request.adapter != nil else {
             throw FormatError(file: request.out, field: nil, "a lora-gguf export writes an adapter, and none was given")
         }
@@ -55,6 +60,12 @@ public enum MergeExport {
                 notice("the adapter's adapter_config.json names base model \(trainedOn), not \(request.base); its modules and shapes fit, so it is merged")
             }
         }
+        return loaded
+    }
+
+    /// Writes `loaded` (as `load` gave it for `request`, or with its adapters already merged) as
+    /// `request` asks: several exports of one base load it once.
+    public static func write(_ loaded: ExportBase, _ request: Request, progress: (Int, Int) -> Void = { _, _ in }) throws -> Outcome {
         switch request.format {
         case .loraGGUF:
             let name = URL(fileURLWithPath: request.adapter!).standardizedFileURL.lastPathComponent
@@ -69,6 +80,14 @@ public enum MergeExport {
                 result, modelfile: try OllamaModelfile.write(for: request.out, base: loaded),
                 report: try ExportReport.write(result, for: request.out, fileType: request.fileType))
         }
+    }
+
+    /// `out` for one of several GGUF types written in one call: the type before the extension
+    /// (smol.gguf → smol.q4_0.gguf); `out` itself when there is one type.
+    public static func path(_ out: String, fileType: GGUFFileType, of count: Int) -> String {
+        guard count > 1 else { return out }
+        let stem = out.hasSuffix(".gguf") ? String(out.dropLast(5)) : out
+        return stem + "." + fileType.rawValue + ".gguf"
     }
 
     public struct GGUFResult {

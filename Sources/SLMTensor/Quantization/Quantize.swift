@@ -54,7 +54,7 @@ public enum Quantize {
             for j in 0..<32 { amax = max(amax, abs(x[j])) }
             let d = amax / 127, id = d != 0 ? 1 / d : 0
             storeHalf(d, p)
-            for j in 0..<32 { p.storeBytes(of: Int8((x[j] * id).rounded()), toByteOffset: 2 + j, as: Int8.self) }
+            for j in 0..<32 { p.storeBytes(of: lowByte(roundHalfAway(x[j] * id)), toByteOffset: 2 + j, as: UInt8.self) }
         case .q4_0:
             let d = signedAbsMax(x) / -8, id = d != 0 ? 1 / d : 0
             storeHalf(d, p)
@@ -82,13 +82,27 @@ public enum Quantize {
         }
     }
 
-    /// C's `MIN(15, (int8_t)v)` for v in [0, 16.5]: truncation toward zero.
+    /// C's `MIN(15, (int8_t)v)` for v in [0, 16.5]: the conversion truncates toward zero.
     @inline(__always)
-    static func nibble(_ v: Float) -> UInt8 { min(15, UInt8(v.rounded(.towardZero))) }
+    static func nibble(_ v: Float) -> UInt8 { min(15, lowByte(v.rounded(.towardZero))) }
 
     /// C's `MIN(31, (int8_t)v)` for v in [0, 32.5].
     @inline(__always)
-    static func fiveBits(_ v: Float) -> UInt8 { min(31, UInt8(v.rounded(.towardZero))) }
+    static func fiveBits(_ v: Float) -> UInt8 { min(31, lowByte(v.rounded(.towardZero))) }
+
+    /// C's `roundf` (halves away from zero) for |v| ≤ 127.5 (Q8_0's range): v − trunc(v) is exact
+    /// there, so comparing it with ±0.5 decides. No libm call and no trapping conversion, so the
+    /// loop vectorizes.
+    @inline(__always)
+    static func roundHalfAway(_ v: Float) -> Float {
+        let t = v.rounded(.towardZero), fraction = v - t
+        return fraction >= 0.5 ? t + 1 : fraction <= -0.5 ? t - 1 : t
+    }
+
+    /// The low byte of the two's complement of r, an integer-valued Float with |r| < 2^22 (C's
+    /// `(int8_t)r` / `(uint8_t)r`): r + 1.5·2^23 holds r + 2^22 in its mantissa's low bits.
+    @inline(__always)
+    static func lowByte(_ r: Float) -> UInt8 { UInt8(truncatingIfNeeded: (r + 12_582_912).bitPattern) }
 
     /// A u32 whose bit j is bit 4 of value j, then the low 4 bits as `storeNibbles` lays them out.
     @inline(__always)

@@ -16,7 +16,13 @@
 enum QuantizeK {
     /// ggml's `nearest_int`: round half to even.
     @inline(__always)
-    static func nearest(_ x: Float) -> Int { Int(x.rounded(.toNearestOrEven)) }
+    static func nearest(_ x: Float) -> Int { Int(nearestFloat(x)) }
+
+    /// x rounded half to even, as a Float, for |x| < 2^22 (all values these quantizers round): adding and
+    /// subtracting 1.5·2^23 leaves no fraction bits, so the hardware's round-to-nearest-even does it.
+    /// The same as `x.rounded(.toNearestOrEven)`, without a call to libm's rint per value.
+    @inline(__always)
+    static func nearestFloat(_ x: Float) -> Float { (x + 12_582_912) - 12_582_912 }
 
     @inline(__always)
     static func half(_ v: Float) -> Float { Float(Float16(v)) }
@@ -130,7 +136,7 @@ enum QuantizeK {
             var sumL: Float = 0, sumL2: Float = 0, sumXL: Float = 0
             for i in 0..<n {
                 // nearest_int clamped to 0...nmax, kept in Float (the same integer, without a trapping conversion)
-                let fl = min(Float(nmax), max(0, (inverse * (x[i] - low)).rounded(.toNearestOrEven)))
+                let fl = min(Float(nmax), max(0, nearestFloat(inverse * (x[i] - low))))
                 trial[i] = fl
                 let w = weights[i]
                 sumL += w * fl
@@ -217,7 +223,7 @@ enum QuantizeK {
             return 0
         }
         /// nearest_int clamped to −nmax..<nmax, kept in Float.
-        func level(_ inverse: Float, _ i: Int) -> Float { min(Float(nmax - 1), max(Float(-nmax), (inverse * x[i]).rounded(.toNearestOrEven))) }
+        func level(_ inverse: Float, _ i: Int) -> Float { min(Float(nmax - 1), max(Float(-nmax), nearestFloat(inverse * x[i]))) }
         var inverse = Float(-nmax) / signedMax
         var sumLX: Float = 0, sumL2: Float = 0
         for i in 0..<n {
