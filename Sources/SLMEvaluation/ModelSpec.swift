@@ -107,11 +107,14 @@ public struct LoadedModel {
     public static func load(_ spec: ModelSpec, chatTemplate: Recipe.ChatTemplateChoice, keepQuantized: Bool) throws -> LoadedModel {
         var isDirectory: ObjCBool = false
         let isFile = FileManager.default.fileExists(atPath: spec.path, isDirectory: &isDirectory) && !isDirectory.boolValue
-        let (model, loadedTokenizer) = try ModelLoader.load(path: spec.path, keepQuantized: keepQuantized && isFile)
+        var (model, loadedTokenizer) = try ModelLoader.load(path: spec.path, keepQuantized: keepQuantized && isFile)
         guard let tokenizer = loadedTokenizer else {
             throw EvaluationError("\(spec.path) carries no tokenizer: put tokenizer.json in the model folder, or use a GGUF file with tokenizer metadata")
         }
-        if let adapter = spec.adapter { try PEFTAdapter.load(adapter, into: model) }
+        if let adapter = spec.adapter {
+            model = try model.keepingLayers(of: adapter)  // a depth-pruned student's adapter fits its kept layers only
+            try PEFTAdapter.load(adapter, into: model)
+        }
         var section = Recipe.ModelSection(path: spec.path)
         section.chatTemplate = chatTemplate
         return LoadedModel(spec: spec, model: model, tokenizer: tokenizer, template: try TrainingRunSetup.chatTemplate(section))

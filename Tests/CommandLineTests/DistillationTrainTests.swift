@@ -37,6 +37,7 @@ final class DistillationTrainTests: XCTestCase {
         let train = try slm(["train", run.recipe], captureError: true)
         XCTAssertEqual(train.waitForExit(), 0, train.errorText)
         XCTAssertTrue(train.errorText.contains("; 0 were cached already"), train.errorText)
+        XCTAssertTrue(train.errorText.contains("step 4/4  loss ") && train.errorText.contains("  KL "), "the progress line shows the KL: \(train.errorText)")
         let lines = try String(contentsOfFile: run.path + "/run/metrics.jsonl", encoding: .utf8).split(separator: "\n")
         let records = try lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }.filter { $0["type"] as? String == "train" }
         XCTAssertEqual(records.count, 4)

@@ -55,6 +55,7 @@ public enum MergeExport {
         }
         let loaded = try ExportBase.load(request.base)
         if let adapter = request.adapter {
+            try refusePrunedStudent(adapter)
             let config = try PEFTAdapter.load(adapter, into: loaded.model).config
             if let trainedOn = config.baseModelNameOrPath, !sameModel(trainedOn, request.base) {
                 notice("the adapter's adapter_config.json names base model \(trainedOn), not \(request.base); its modules and shapes fit, so it is merged")
@@ -133,8 +134,20 @@ public enum MergeExport {
     /// `adapterPath` when there is one; an adapter that does not fit the model is refused naming the tensor.
     public static func loadBase(_ basePath: String, adapter adapterPath: String?) throws -> ExportBase {
         let base = try ExportBase.load(basePath)
-        if let adapterPath { try PEFTAdapter.load(adapterPath, into: base.model) }
+        if let adapterPath {
+            try refusePrunedStudent(adapterPath)
+            try PEFTAdapter.load(adapterPath, into: base.model)
+        }
         return base
+    }
+
+    /// A depth-pruned student's adapter (kept_layers.json beside it) fits its kept layers only, and
+    /// exports do not write pruned models yet: refused with that reason rather than a missing-module error.
+    static func refusePrunedStudent(_ adapter: String) throws {
+        guard let kept = try KeptLayers.read(folder: adapter) else { return }
+        throw FormatError(
+            file: adapter + "/" + KeptLayers.file, field: nil,
+            "the adapter of a depth-pruned student (\(kept.keptLayers.count) of \(kept.baseLayers) layers): exporting a pruned model is not supported yet")
     }
 
     /// Writes `base` (with its adapter) to `out` as GGUF of `fileType`; with a `probe` text, reads the

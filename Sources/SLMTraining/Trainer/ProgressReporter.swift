@@ -11,12 +11,13 @@ public struct ProgressReporter: Sendable {
         self.isTerminal = isTerminal
     }
 
-    public func step(_ step: Int, of total: Int, loss: Double, lr: Float, tokensPerSecond: Double, secondsLeft: Double) {
+    /// `kl`: when distilling, KL(teacher‖student) over the teacher's top-k, shown after the loss.
+    public func step(_ step: Int, of total: Int, loss: Double, kl: Double? = nil, lr: Float, tokensPerSecond: Double, secondsLeft: Double) {
         let kept = step % logEvery == 0 || step == total
         guard isTerminal || kept else { return }
         let line = String(
-            format: "step %d/%d  loss %.4f  lr %.2e  %.0f tok/s  ETA %@", step, total, loss, lr, tokensPerSecond,
-            Self.duration(secondsLeft))
+            format: "step %d/%d  loss %.4f%@  lr %.2e  %.0f tok/s  ETA %@", step, total, loss, kl.map { String(format: "  KL %.4f", $0) } ?? "",
+            lr, tokensPerSecond, Self.duration(secondsLeft))
         if isTerminal {
             write("\r\u{1B}[K" + line + (kept ? "\n" : ""))
         } else {

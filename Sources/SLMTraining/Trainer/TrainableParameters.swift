@@ -13,6 +13,8 @@ public struct TrainableParameters {
     public let kind: Kind
     /// Each trained tensor under the name it has in the saved file, in a fixed order.
     public let named: [(name: String, tensor: Tensor)]
+    /// A depth-pruned student's layers, saved beside the tensors (kept_layers.json) so loaders prune the base first.
+    public var keptLayers: KeptLayers?
 
     public var tensors: [Tensor] { named.map(\.tensor) }
     public var scalarCount: Int { named.reduce(0) { $0 + $1.tensor.count } }
@@ -48,8 +50,9 @@ public struct TrainableParameters {
         return TrainableParameters(kind: .full, named: chosen)
     }
 
-    /// Writes the trained tensors into `folder` (the adapter files for LoRA).
+    /// Writes the trained tensors into `folder` (the adapter files for LoRA), and the kept layers of a pruned student.
     public func save(to folder: String) throws {
+        try keptLayers?.write(into: folder)
         switch kind {
         case .lora(let adapters, let config): try PEFTAdapter.save(adapters, config: config, to: folder)
         case .full:

@@ -134,7 +134,7 @@ public final class Trainer {
             lastLoss = outcome.loss
             let tokensPerSecond = Double(state.tokens - startTokens) / max(trainingSeconds, 1e-9)
             let secondsLeft = trainingSeconds / Double(state.step - startStep) * Double(totalSteps - state.step)
-            progress.step(state.step, of: totalSteps, loss: outcome.loss, lr: lr, tokensPerSecond: tokensPerSecond, secondsLeft: secondsLeft)
+            progress.step(state.step, of: totalSteps, loss: outcome.loss, kl: outcome.trueKL, lr: lr, tokensPerSecond: tokensPerSecond, secondsLeft: secondsLeft)
             if state.step % progress.logEvery == 0 || state.step == totalSteps {
                 var record: [String: Any] = [
                     "type": "train", "step": state.step, "loss": outcome.loss, "lr": Double(lr), "grad_norm": outcome.gradientNorm,

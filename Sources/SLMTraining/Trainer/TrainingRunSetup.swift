@@ -26,16 +26,20 @@ public enum TrainingRunSetup {
         if let threads = recipe.train.threads { Parallel.setThreads(threads) }
         var loaded = try loadModel(recipe.model, log: progress.message)
         let data = try prepareData(recipe, tokenizer: loaded.tokenizer, template: loaded.template, log: progress.message)
+        var keptLayers: KeptLayers?
         if let keep = recipe.model.keepLayers {
-            loaded = try pruneDepth(loaded, keep: keep, recipe.model, calibration: data.plan.samples, log: progress.message)
+            let kept = try layersToKeep(loaded.model, keep: keep, recipe.model, calibration: data.plan.samples, log: progress.message)
+            keptLayers = KeptLayers(baseLayers: loaded.model.layers.count, keptLayers: kept)
+            loaded.model = loaded.model.keepingLayers(kept)
         }
         let heldout = try heldoutSet(data.records.heldout, formatter: data.formatter, recipe: recipe)
-        let trainable: TrainableParameters
+        var trainable: TrainableParameters
         if let lora = recipe.lora {
             trainable = try .lora(lora, model: loaded.model, baseModel: recipe.model.name ?? recipe.model.path, seed: recipe.train.seed)
         } else {
             trainable = try .full(model: loaded.model, patterns: recipe.train.trainable)
         }
+        trainable.keptLayers = keptLayers
         progress.message("training \(trainable.scalarCount) parameters in \(trainable.named.count) tensors" + (recipe.lora == nil ? " (full fine-tuning)" : " (LoRA)"))
 
         var batches: any BatchSource = data.plan
@@ -64,10 +68,10 @@ public enum TrainingRunSetup {
         return LoadedModel(model: model, tokenizer: tokenizer, template: template)
     }
 
-    /// The model with `keep` of its layers, chosen as `m.layerSelection` says; importance is measured
-    /// on the first `m.calibrationSamples` training samples.
-    static func pruneDepth(_ loaded: LoadedModel, keep: Int, _ m: Recipe.ModelSection, calibration: [TokenizedSample], log: (String) -> Void) throws -> LoadedModel {
-        let total = loaded.model.layers.count
+    /// The indices of the `keep` layers of `model` to keep, chosen as `m.layerSelection` says; importance
+    /// is measured on the first `m.calibrationSamples` training samples.
+    static func layersToKeep(_ model: Transformer, keep: Int, _ m: Recipe.ModelSection, calibration: [TokenizedSample], log: (String) -> Void) throws -> [Int] {
+        let total = model.layers.count
         guard keep <= total else { throw TrainingError("model.keep_layers is \(keep), but \(m.path) has only \(total) layers") }
         let kept: [Int]
         switch m.layerSelection {
@@ -75,14 +79,12 @@ public enum TrainingRunSetup {
             kept = DepthPruning.evenLayers(total: total, keep: keep)
             log("depth pruning: keeping \(keep) of \(total) layers, evenly: \(kept)")
         case .importance:
-            let scores = try DepthPruning.importance(of: loaded.model, calibration: calibration.prefix(m.calibrationSamples).map(\.ids))
+            let scores = try DepthPruning.importance(of: model, calibration: calibration.prefix(m.calibrationSamples).map(\.ids))
             kept = DepthPruning.mostImportant(scores, keep: keep)
             log("depth pruning: keeping \(keep) of \(total) layers by importance (1 − cos(input, output)): \(kept); scores "
                 + scores.map { String(format: "%.3f", $0) }.joined(separator: " "))
         }
-        var pruned = loaded
-        pruned.model = loaded.model.keepingLayers(kept)
-        return pruned
+        return kept
     }
 
     /// The data files read, their training records formatted and planned into batches.
