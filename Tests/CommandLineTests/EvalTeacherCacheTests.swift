@@ -19,8 +19,9 @@ final class EvalTeacherCacheTests: XCTestCase {
 
     func writeHeldout(_ count: Int) throws -> String {
         let path = folder + "/heldout.jsonl"
+        let capitals = [("France", "Paris"), ("Italy", "Rome"), ("Japan", "Tokyo"), ("Germany", "Berlin")]
         let lines = (0..<count).map { n in
-            "{\"prompt\": \"Classify the ticket: my parcel number \(n) never arrived. Category:\", \"completion\": \" \(n % 2 == 0 ? "shipping" : "billing")\"}"
+            "{\"prompt\": \"What is the capital of \(capitals[n % 4].0)? Answer with one word.\", \"completion\": \"\(capitals[n % 4].1)\"}"
         }
         try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
         return path
@@ -49,7 +50,7 @@ final class EvalTeacherCacheTests: XCTestCase {
             """.write(toFile: run.recipe, atomically: true, encoding: .utf8)
         let teacher = try slm(["teacher", run.recipe, "--split", "heldout"], captureError: true)
         XCTAssertEqual(teacher.waitForExit(), 0, teacher.errorText)
-        XCTAssertTrue(teacher.errorText.contains("held-out"), teacher.errorText)
+        XCTAssertTrue(teacher.errorText.contains("teacher: scored 3 samples"), teacher.errorText)
         let data = try writeHeldout(4), out = folder + "/report"
         let eval = try slm(
             ["eval", "student=\(model)", "--data", data, "--teacher-cache", folder + "/cache.h5", "--out", out, "--no-generate", "--bootstrap", "50"],
@@ -68,9 +69,10 @@ final class EvalTeacherCacheTests: XCTestCase {
         let own = try XCTUnwrap(models[1]["teacher_cache"] as? [String: Any])
         XCTAssertEqual(own["samples_found"] as? Int, 3)
         let scoring = try XCTUnwrap(models[0]["scoring"] as? [String: Any])
-        // The teacher is the student: its top-1 hits are the student's (on the samples found).
+        // Every token the teacher gets right is in its top k.
         let accuracy = try XCTUnwrap(own["token_accuracy"] as? Double), coverage = try XCTUnwrap(own["coverage"] as? Double)
         XCTAssertTrue(accuracy > 0 && accuracy <= 1 && coverage >= accuracy && coverage <= 1, "\(own)")
+        XCTAssertEqual(own["target_tokens"] as? Int, compared)
         XCTAssertLessThanOrEqual(try XCTUnwrap(own["loss"] as? Double), try XCTUnwrap(scoring["loss"] as? Double) + 0.05, "covered tokens are the easy ones")
         let markdown = try String(contentsOfFile: out + "/report.md", encoding: .utf8)
         XCTAssertTrue(markdown.contains("| top-1 agreement with teacher |"), markdown)
@@ -85,7 +87,7 @@ final class EvalTeacherCacheTests: XCTestCase {
             ["eval", Fixture.path("hf_llama"), "--data", data, "--teacher-cache", Fixture.path("teacher_cache_slm.h5"), "--out", out,
              "--no-generate", "--chat-template", "none", "--bootstrap", "0"],
             captureError: true)
-        XCTAssertEqual(eval.waitForExit(), 0, eval.errorText)
+        XCTAssertEqual(eval.waitForExit(), 1, "every column failed: " + eval.errorText)
         let models = try XCTUnwrap(try json(out + "/report.json")["models"] as? [[String: Any]])
         XCTAssertTrue((models[0]["error"] as? String)?.contains("another tokenizer") == true, "\(models[0])")
         XCTAssertNotNil((models[0]["scoring"] as? [String: Any])?["loss"])
