@@ -49,6 +49,7 @@ enum ReportText {
             ("task", "\(report.dataset.task.rawValue): \(report.dataset.taskReason)"),
         ]
         if let recipe = report.recipe { lines.append(("recipe", "\(recipe.path) (sha256 \(recipe.sha256))")) }
+        if let cache = report.settings.teacherCache { lines.append(("teacher cache", cache)) }
         let s = report.settings
         lines.append((
             "settings",
@@ -71,6 +72,7 @@ enum ReportText {
         }
         let rows: [Row?] = [
             row("status") { $0.error == nil ? "ok" : "failed: " + String($0.error!.prefix(120)) },
+            row("chat template") { $0.chatTemplate },
             row("loss") { $0.scoring.map { withInterval($0.loss, $0.lossInterval) } ?? $0.teacherCache.map { withInterval($0.loss, $0.lossInterval) + " †" } },
             row("perplexity") { $0.scoring.map { number($0.perplexity) } ?? $0.teacherCache.map { number($0.perplexity) + " †" } },
             row("token accuracy") { $0.scoring.map { percent($0.tokenAccuracy) } ?? $0.teacherCache.map { percent($0.tokenAccuracy) } },

@@ -40,6 +40,7 @@ public struct ModelEvaluator {
             let start = Self.now()
             let loaded = try LoadedModel.load(spec, chatTemplate: options.chatTemplate, keepQuantized: options.keepQuantized)
             column.loadSeconds = Self.now() - start
+            column.chatTemplate = loaded.template == nil ? "none" : "chatml"
             let formatter = SampleFormatter(tokenizer: loaded.tokenizer, template: loaded.template, lossOn: .completion)
             var teacherError: Error?
             do {
