@@ -24,6 +24,9 @@ public struct EvaluationOptions: Sendable {
     public var targetAccuracy = 0.95
     /// The training file, to warn about held-out labels it never shows. Default none.
     public var trainPath: String?
+    /// A teacher cache (docs/teacher-cache.md): each model's agreement with the teacher, and a
+    /// `teacher` column from the cache alone. Default none.
+    public var teacherCache: String?
 
     public init() {}
 

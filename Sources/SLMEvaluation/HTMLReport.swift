@@ -17,8 +17,9 @@ enum HTMLReport {
             body += "<tr><td>\(e(row.metric))</td>" + row.values.map { "<td class=\"\($0.hasPrefix("failed") ? "failed" : "")\">\(e($0))</td>" }.joined() + "</tr>"
         }
         body += "</table>\n"
+        if let note = ReportText.teacherNote(report) { body += "<p>\(e(note))</p>\n" }
 
-        let ok = report.models.filter { $0.error == nil }
+        let ok = report.models.filter { $0.error == nil && $0.teacherCache == nil }
         if ok.count > 1 { body += "<h2>Differences from \(e(ok[0].name))</h2>\n" + deltas(ok) }
         body += perClass(ok)
         let routed = ok.filter { $0.routing != nil }

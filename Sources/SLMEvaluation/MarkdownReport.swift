@@ -7,6 +7,7 @@ public enum MarkdownReport {
         out += ReportText.header(report).map { "- \($0.0): \($0.1)" }.joined(separator: "\n") + "\n"
         for warning in report.warnings { out += "- **warning**: \(warning)\n" }
         out += "\n## Models side by side\n\n" + comparisonTable(report)
+        if let note = ReportText.teacherNote(report) { out += "\n" + note + "\n" }
         for model in report.models {
             out += "\n## \(model.name)\n\n"
             if let error = model.error { out += "**failed**: \(error)\n" }
@@ -48,6 +49,7 @@ enum ReportText {
             ("task", "\(report.dataset.task.rawValue): \(report.dataset.taskReason)"),
         ]
         if let recipe = report.recipe { lines.append(("recipe", "\(recipe.path) (sha256 \(recipe.sha256))")) }
+        if let cache = report.settings.teacherCache { lines.append(("teacher cache", cache)) }
         let s = report.settings
         lines.append((
             "settings",
@@ -70,9 +72,16 @@ enum ReportText {
         }
         let rows: [Row?] = [
             row("status") { $0.error == nil ? "ok" : "failed: " + String($0.error!.prefix(120)) },
-            row("loss") { $0.scoring.map { withInterval($0.loss, $0.lossInterval) } },
-            row("perplexity") { $0.scoring.map { number($0.perplexity) } },
-            row("token accuracy") { $0.scoring.map { percent($0.tokenAccuracy) } },
+            row("chat template") { $0.chatTemplate },
+            row("loss") { $0.scoring.map { withInterval($0.loss, $0.lossInterval) } ?? $0.teacherCache.map { withInterval($0.loss, $0.lossInterval) + " †" } },
+            row("perplexity") { $0.scoring.map { number($0.perplexity) } ?? $0.teacherCache.map { number($0.perplexity) + " †" } },
+            row("token accuracy") { $0.scoring.map { percent($0.tokenAccuracy) } ?? $0.teacherCache.map { percent($0.tokenAccuracy) } },
+            row("top-1 agreement with teacher") { $0.teacherAgreement.map { withInterval($0.top1Agreement, $0.top1AgreementInterval, percent: true) } },
+            row("KL(teacher ‖ model)") { $0.teacherAgreement.map { withInterval($0.kl, $0.klInterval) } },
+            row("teacher cache coverage") { column in
+                column.teacherAgreement.map { "\($0.samplesFound)/\($0.samples) samples, \(percent($0.tokenCoverage)) of tokens" }
+                    ?? column.teacherCache.map { "\($0.samplesFound)/\($0.samples) samples; reference in top-\($0.k): \(percent($0.coverage)) of tokens" }
+            },
             row("headline") { $0.headline.map { "\($0.metric) " + withInterval($0.value, $0.interval, percent: true) } },
             row("exact match") { $0.generation.map { withInterval($0.exactMatch, $0.exactMatchInterval, percent: true) } },
             row("macro F1") { $0.label.map { number($0.macroF1) } },
@@ -108,6 +117,12 @@ enum ReportText {
             row("worst tensors") { _, e in e.worstTensors.isEmpty ? nil : e.worstTensors.map { String(format: "%@ %@ %.2e", $0.name, $0.type, $0.relativeRmsError) }.joined(separator: "; ") },
             row("perplexity change") { m, e in perplexityChange(m, e) },
         ]
+    }
+
+    /// What the teacher column's figures cover, when the report has one.
+    static func teacherNote(_ report: EvaluationReport) -> String? {
+        guard let t = report.models.lazy.compactMap(\.teacherCache).first else { return nil }
+        return "† The teacher column is read from its cache (\(t.teacher), top-\(t.k)): its token accuracy covers every target token of the \(t.samplesFound) samples found; its loss and perplexity only the \(percent(t.coverage)) of target tokens whose reference is among its top \(t.k) (beyond them the probability is unknown), so they flatter the teacher. Task metrics need generation and are – for it; evaluate a local teacher as a MODEL for those."
     }
 
     static func routingSentence(_ routing: RoutingAnalysis) -> String {

@@ -6,23 +6,34 @@ import SLMTraining
 
 /// Evaluates one model column on a held-out set: teacher-forced scoring of the references
 /// (loss, perplexity, token accuracy), then greedy answers scored as the task asks, each with a
-/// confidence for the routing analysis. A model that fails gives a column with its error.
+/// confidence for the routing analysis. With a teacher cache, the scoring pass also measures
+/// the agreement with the teacher. A model that fails gives a column with its error.
 public struct ModelEvaluator {
     public let set: EvaluationSet
     public let options: EvaluationOptions
+    public let teacher: EvaluationTeacher?
     public let progress: ProgressReporter
 
-    public init(set: EvaluationSet, options: EvaluationOptions, progress: ProgressReporter) {
+    public init(set: EvaluationSet, options: EvaluationOptions, teacher: EvaluationTeacher? = nil, progress: ProgressReporter) {
         self.set = set
         self.options = options
+        self.teacher = teacher
         self.progress = progress
     }
 
-    public func evaluate(_ spec: ModelSpec) -> (column: ModelColumn, predictions: [Prediction]) {
+    /// The samples a column scored with their teacher entries, from which the teacher column is made.
+    public struct TeacherView {
+        public var samples: [TokenizedSample]
+        public var owners: [Int]
+        public var teachers: [TeacherScores?]
+    }
+
+    public func evaluate(_ spec: ModelSpec) -> (column: ModelColumn, predictions: [Prediction], teacherView: TeacherView?) {
         var column = ModelColumn(name: spec.name, path: spec.path, adapter: spec.adapter)
         var predictions: [Prediction] = set.references.indices.map {
             Prediction(model: spec.name, index: $0, reference: set.references[$0], targetTokens: 0)
         }
+        var teacherView: TeacherView?
         do {
             column.files = try spec.fileHashes().sorted { $0.key < $1.key }.map { ModelColumn.FileHash(path: $0.key, sha256: $0.value) }
             if let run = spec.runFolder { column.training = try ModelColumn.TrainingCurves.read(run) }
@@ -30,9 +41,17 @@ public struct ModelEvaluator {
             let start = Self.now()
             let loaded = try LoadedModel.load(spec, chatTemplate: options.chatTemplate, keepQuantized: options.keepQuantized)
             column.loadSeconds = Self.now() - start
+            column.chatTemplate = loaded.template == nil ? "none" : "chatml"
             let formatter = SampleFormatter(tokenizer: loaded.tokenizer, template: loaded.template, lossOn: .completion)
-            try score(loaded, formatter, &column, &predictions)
+            var teacherError: Error?
+            do {
+                try teacher?.check(loaded.tokenizer)
+            } catch {
+                teacherError = error
+            }
+            teacherView = try score(loaded, formatter, teacherError == nil ? teacher : nil, &column, &predictions)
             if options.generate, set.task != .none { try generate(loaded, formatter, &column, &predictions) }
+            if let teacherError { throw teacherError }
         } catch let error as SampleFormatter.ChatTemplateRequired {
             column.error = "\(error) (with slm eval: --chat-template chatml)"
             progress.message("\(spec.name): failed: \(column.error!)")
@@ -40,30 +59,25 @@ public struct ModelEvaluator {
             column.error = "\(error)"
             progress.message("\(spec.name): failed: \(error)")
         }
-        return (column, predictions)
+        return (column, predictions, teacherView)
     }
 
     // MARK: Scoring
 
-    private func score(_ loaded: LoadedModel, _ formatter: SampleFormatter, _ column: inout ModelColumn, _ predictions: inout [Prediction]) throws {
-        var samples: [TokenizedSample] = [], owners: [Int] = []
-        for (n, record) in set.records.enumerated() {
-            for piece in try windows(formatter.sample(record), isText: record.format == .text) {
-                samples.append(piece)
-                owners.append(n)
-            }
-        }
+    /// Loss, perplexity, token accuracy, and the agreement with `teacher` when given; returns
+    /// the samples with their teacher entries.
+    private func score(
+        _ loaded: LoadedModel, _ formatter: SampleFormatter, _ teacher: EvaluationTeacher?, _ column: inout ModelColumn, _ predictions: inout [Prediction]
+    ) throws -> TeacherView? {
+        let (samples, owners) = try set.scoredSamples(formatter, sequenceLength: options.sequenceLength)
+        let teachers = try teacher?.lookup(samples) ?? []
         let start = Self.now()
-        let scores = try TokenScorer(model: loaded.model).score(samples) { done, total in
+        let scores = try TokenScorer(model: loaded.model).score(samples, teachers: teachers) { done, total in
             progress.count("\(column.name): scoring", done, of: total, "samples")
         }
         let seconds = Self.now() - start
         var perRecord = [SampleScore](repeating: SampleScore(), count: set.records.count)
-        for (score, n) in zip(scores, owners) {
-            perRecord[n].logProbability += score.logProbability
-            perRecord[n].targets += score.targets
-            perRecord[n].correct += score.correct
-        }
+        for (score, n) in zip(scores, owners) { perRecord[n].add(score) }
         for n in perRecord.indices where perRecord[n].targets > 0 {
             predictions[n].loss = -perRecord[n].meanLogProbability
             predictions[n].targetTokens = perRecord[n].targets
@@ -80,20 +94,29 @@ public struct ModelEvaluator {
             loss: loss, lossInterval: interval, perplexity: exp(loss), tokenAccuracy: Double(perRecord.reduce(0) { $0 + $1.correct }) / Double(targets),
             targetTokens: targets, tokens: tokens, seconds: seconds, tokensPerSecond: Double(tokens) / max(seconds, 1e-9))
         progress.message(String(format: "%@: loss %.4f, perplexity %.3f, %.0f tokens/s scored", column.name, loss, exp(loss), Double(tokens) / max(seconds, 1e-9)))
+        guard let teacher else { return nil }
+        column.teacherAgreement = agreement(teacher, perRecord, found: teachers, owners: owners)
+        if let a = column.teacherAgreement {
+            progress.message(String(format: "%@: top-1 agreement with the teacher %.3f, KL %.4f, over %d of %d target tokens", column.name, a.top1Agreement, a.kl, a.comparedTokens, a.targetTokens))
+        }
+        return TeacherView(samples: samples, owners: owners, teachers: teachers)
     }
 
-    /// A text record longer than `sequenceLength` becomes windows of that many tokens (each window's
-    /// first token is context only); any other sample keeps its last `sequenceLength` tokens.
-    private func windows(_ sample: TokenizedSample, isText: Bool) -> [TokenizedSample] {
-        let length = options.sequenceLength
-        guard sample.ids.count > length else { return [sample] }
-        guard isText else { return [TokenizedSample(ids: Array(sample.ids.suffix(length)), lossMask: Array(sample.lossMask.suffix(length)))] }
-        return stride(from: 0, to: sample.ids.count - 1, by: length).map { start in
-            let end = min(start + length, sample.ids.count)
-            var mask = Array(sample.lossMask[start..<end])
-            mask[0] = false
-            return TokenizedSample(ids: Array(sample.ids[start..<end]), lossMask: mask)
+    private func agreement(_ teacher: EvaluationTeacher, _ perRecord: [SampleScore], found: [TeacherScores?], owners: [Int]) -> ModelColumn.TeacherAgreement {
+        let missing = Set(zip(found, owners).filter { $0.0 == nil }.map(\.1))
+        let compared = perRecord.reduce(0) { $0 + $1.teacherTargets }, targets = perRecord.reduce(0) { $0 + $1.targets }
+        func ratio(_ indices: [Int], _ value: (SampleScore) -> Double) -> Double {
+            indices.reduce(0) { $0 + value(perRecord[$1]) } / Double(indices.reduce(0) { $0 + perRecord[$1].teacherTargets })
         }
+        let all = Array(perRecord.indices)
+        let a = teacher.cache.attributes
+        return .init(
+            cache: teacher.cache.path, teacher: a.teacher, k: a.k, temperature: a.temperature, samples: perRecord.count,
+            samplesFound: perRecord.count - missing.count, targetTokens: targets, comparedTokens: compared,
+            tokenCoverage: Double(compared) / Double(max(targets, 1)),
+            top1Agreement: ratio(all) { Double($0.teacherAgreements) },
+            top1AgreementInterval: bootstrap.interval(count: perRecord.count) { ratio($0) { Double($0.teacherAgreements) } },
+            kl: ratio(all, \.teacherKL), klInterval: bootstrap.interval(count: perRecord.count) { ratio($0, \.teacherKL) })
     }
 
     // MARK: Generation

@@ -29,6 +29,7 @@ public struct EvaluationReport: Codable, Sendable {
         public var bootstrapResamples: Int
         public var confidenceLevel: Double
         public var targetAccuracy: Double
+        public var teacherCache: String?
     }
 
     public struct RecipeReference: Codable, Sendable {
@@ -57,6 +58,9 @@ public struct ModelColumn: Codable, Sendable {
     public var files: [FileHash]
     public var error: String?
     public var loadSeconds: Double?
+    /// The chat template the samples were formatted with: "chatml" or "none" (per column: with
+    /// `--chat-template auto` each model's own declared template).
+    public var chatTemplate: String?
     public var scoring: Scoring?
     public var generation: GenerationSummary?
     public var label: LabelMetrics?
@@ -69,6 +73,10 @@ public struct ModelColumn: Codable, Sendable {
     public var training: TrainingCurves?
     /// A GGUF export's size and quantization error (from the NAME.report.json beside it).
     public var export: ExportSummary?
+    /// With `--teacher-cache`: how often this model agrees with the teacher, and KL from it.
+    public var teacherAgreement: TeacherAgreement?
+    /// The teacher column alone: its figures read from the cache (no model is run).
+    public var teacherCache: TeacherCacheScoring?
 
     public init(name: String, path: String, adapter: String?) {
         self.name = name
@@ -95,6 +103,54 @@ public struct ModelColumn: Codable, Sendable {
         public var tokens: Int
         public var seconds: Double
         public var tokensPerSecond: Double
+    }
+
+    /// At the target positions of the held-out samples found in the teacher cache, where the
+    /// teacher has an entry: the share where the model's top-1 token is the teacher's top-1, and
+    /// the mean KL(teacher ‖ model) over the teacher's k ids plus one bucket for the rest of the
+    /// vocabulary (the distillation loss's `tail_bucket`, at T = 1 on the cache's numbers).
+    public struct TeacherAgreement: Codable, Sendable {
+        public var cache: String
+        /// The cache's `teacher` attribute, its k and temperature.
+        public var teacher: String
+        public var k: Int
+        public var temperature: Double
+        /// Held-out samples, and those whose every scored piece is in the cache.
+        public var samples: Int
+        public var samplesFound: Int
+        /// Target tokens of all samples, and those compared with the teacher.
+        public var targetTokens: Int
+        public var comparedTokens: Int
+        /// comparedTokens / targetTokens.
+        public var tokenCoverage: Double
+        public var top1Agreement: Double
+        public var top1AgreementInterval: [Double]?
+        /// Mean per compared token (nats).
+        public var kl: Double
+        public var klInterval: [Double]?
+    }
+
+    /// The teacher column's figures from its cache alone, over the target positions of the
+    /// held-out samples found there. Token accuracy (the teacher's top-1 is the reference token)
+    /// covers them all; the loss only the `coverage` share where the reference token is among the
+    /// k ids (elsewhere its probability is unknown), so it is not the teacher's full loss.
+    public struct TeacherCacheScoring: Codable, Sendable {
+        public var cache: String
+        public var teacher: String
+        public var k: Int
+        public var temperature: Double
+        public var samples: Int
+        public var samplesFound: Int
+        public var targetTokens: Int
+        public var tokenAccuracy: Double
+        public var tokenAccuracyInterval: [Double]?
+        /// Target tokens among the teacher's k ids, and their share of targetTokens.
+        public var coveredTokens: Int
+        public var coverage: Double
+        /// Mean negative log-probability of the covered tokens (nats), and its exp.
+        public var loss: Double
+        public var lossInterval: [Double]?
+        public var perplexity: Double
     }
 
     public struct GenerationSummary: Codable, Sendable {

@@ -4,7 +4,9 @@ extension Evaluation {
     /// The report `slm train` writes into the run folder after the last step (`eval.report`): the
     /// base model and the tuned one (base + the run's adapter) side by side on `data.heldout`, with
     /// the run's loss curves, under the recipe's `eval` settings, followed by `exports` (the run's
-    /// exported models). Returns the report folder, or nil (saying why through `progress`) when the
+    /// exported models). With a `distillation:` section, the held-out samples are scored by the
+    /// teacher into its cache first (those missing), and the report adds the agreement with the
+    /// teacher and a teacher column. Returns the report folder, or nil (saying why through `progress`) when the
     /// run cannot have one.
     public static func reportRun(_ recipe: Recipe, exports: [ModelSpec] = [], progress: ProgressReporter) throws -> String? {
         guard recipe.eval.report else { return nil }
@@ -21,7 +23,16 @@ extension Evaluation {
             ModelSpec(name: "base", path: recipe.model.path, adapter: nil),
             ModelSpec(name: "tuned", path: recipe.model.path, adapter: run.result(lora: true)),
         ] + exports
-        var (report, predictions) = try Evaluation.run(models: models, dataPath: heldout, options: EvaluationOptions(recipe: recipe), recipePath: run.recipe, progress: progress)
+        var options = EvaluationOptions(recipe: recipe)
+        if let distillation = recipe.distillation {
+            do {
+                _ = try fillHeldoutTeacherCache(recipe, progress: progress)
+                options.teacherCache = distillation.cache
+            } catch {
+                progress.message("no agreement with the teacher in the report: its held-out scores could not be made: \(error)")
+            }
+        }
+        var (report, predictions) = try Evaluation.run(models: models, dataPath: heldout, options: options, recipePath: run.recipe, progress: progress)
         report.compareExports(with: "tuned", describeReference: false)
         try write(report, predictions: predictions, to: run.report)
         return run.report

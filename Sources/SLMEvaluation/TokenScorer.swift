@@ -10,11 +10,30 @@ public struct SampleScore: Sendable, Equatable {
     public var targets: Int
     /// Targets that are the model's top-1 prediction.
     public var correct: Int
+    /// Targets at which a teacher was given and has an entry.
+    public var teacherTargets: Int
+    /// Of those, where the model's top-1 is the teacher's top-1.
+    public var teacherAgreements: Int
+    /// Σ KL(teacher ‖ model) over those, on the teacher's top-k plus one tail bucket (nats).
+    public var teacherKL: Double
 
-    public init(logProbability: Double = 0, targets: Int = 0, correct: Int = 0) {
+    public init(logProbability: Double = 0, targets: Int = 0, correct: Int = 0, teacherTargets: Int = 0, teacherAgreements: Int = 0, teacherKL: Double = 0) {
         self.logProbability = logProbability
         self.targets = targets
         self.correct = correct
+        self.teacherTargets = teacherTargets
+        self.teacherAgreements = teacherAgreements
+        self.teacherKL = teacherKL
+    }
+
+    /// Adds another piece of the same sample (a window of a long text).
+    public mutating func add(_ other: SampleScore) {
+        logProbability += other.logProbability
+        targets += other.targets
+        correct += other.correct
+        teacherTargets += other.teacherTargets
+        teacherAgreements += other.teacherAgreements
+        teacherKL += other.teacherKL
     }
 
     public var meanLogProbability: Double { targets > 0 ? logProbability / Double(targets) : .nan }
@@ -22,7 +41,9 @@ public struct SampleScore: Sendable, Equatable {
 
 /// Scores samples in batches with no tape: rows of similar length together (sorted by length,
 /// padded to the longest of the batch, at most `tokensPerBatch` positions), one forward per batch,
-/// and the output projection only at target positions, `logitRows` at a time.
+/// and the output projection only at target positions, `logitRows` at a time. Given a teacher's
+/// top-k for a sample, the same logits also give the agreement with it and KL(teacher ‖ model)
+/// as the distillation loss measures it (`Kernels.topKDivergence`: top-k plus a tail bucket, T = 1).
 public struct TokenScorer {
     public let model: Transformer
     /// Positions (rows × longest) per forward. Default 4096.
@@ -37,7 +58,20 @@ public struct TokenScorer {
     }
 
     /// One score per sample, in the order given; `progress(done, total)` after each batch.
-    public func score(_ samples: [TokenizedSample], progress: (Int, Int) -> Void = { _, _ in }) throws -> [SampleScore] {
+    /// `teachers`: empty, or per sample its teacher's scores (nil: none), whose `tokenIDs` must
+    /// be the sample's ids: row t of the teacher predicts token t + 1, as position t does here.
+    public func score(
+        _ samples: [TokenizedSample], teachers: [TeacherScores?] = [], progress: (Int, Int) -> Void = { _, _ in }
+    ) throws -> [SampleScore] {
+        guard teachers.isEmpty || teachers.count == samples.count else {
+            throw EvaluationError("\(teachers.count) teacher entries for \(samples.count) samples")
+        }
+        for (sample, teacher) in zip(samples, teachers) {
+            guard let teacher else { continue }
+            guard teacher.tokenIDs == sample.ids, teacher.k > 0, teacher.topTokenIDs.count == sample.ids.count * teacher.k,
+                  teacher.topLogProbs.count == teacher.topTokenIDs.count
+            else { throw EvaluationError("a teacher entry does not fit its sample (other tokens, or not T × k slots)") }
+        }
         var scores = [SampleScore](repeating: SampleScore(), count: samples.count)
         let order = samples.indices.sorted { samples[$0].ids.count < samples[$1].ids.count }
         var start = 0, done = 0
@@ -47,7 +81,7 @@ public struct TokenScorer {
                 var end = start + 1
                 while end < order.count, (end - start + 1) * samples[order[end]].ids.count <= tokensPerBatch { end += 1 }
                 let batch = Array(order[start..<end])
-                for (index, score) in try scoreBatch(batch.map { samples[$0] }) .enumerated() { scores[batch[index]] = score }
+                for (index, score) in try scoreBatch(batch.map { samples[$0] }, teachers.isEmpty ? [] : batch.map { teachers[$0] }).enumerated() { scores[batch[index]] = score }
                 done += batch.count
                 progress(done, samples.count)
                 start = end
@@ -56,14 +90,14 @@ public struct TokenScorer {
         return scores
     }
 
-    private func scoreBatch(_ samples: [TokenizedSample]) throws -> [SampleScore] {
+    private func scoreBatch(_ samples: [TokenizedSample], _ teachers: [TeacherScores?]) throws -> [SampleScore] {
         let rows = samples.count, length = samples.map(\.ids.count).max() ?? 0
         guard length >= 2 else { return samples.map { _ in SampleScore() } }
         var ids = [Int32](repeating: BatchPlan.paddingId, count: rows * length)
         var positions = [Int32](repeating: 0, count: rows * length)
         var segments = [Int32](repeating: 0, count: rows * length)
         // Position p (row-major) predicts the token at p + 1; its label and which sample it scores.
-        var targetPositions: [Int32] = [], labels: [Int32] = [], owners: [Int] = []
+        var targetPositions: [Int32] = [], labels: [Int32] = [], owners: [Int] = [], offsets: [Int] = []
         for (r, sample) in samples.enumerated() {
             for k in 0..<length {
                 let p = r * length + k
@@ -75,6 +109,7 @@ public struct TokenScorer {
                     targetPositions.append(Int32(p))
                     labels.append(sample.ids[k + 1])
                     owners.append(r)
+                    offsets.append(k)
                 }
             }
         }
@@ -92,10 +127,33 @@ public struct TokenScorer {
                 guard label >= 0, label < vocab else { throw EvaluationError("token id \(label) is outside the model's vocabulary of \(vocab)") }
                 scores[owners[t]].logProbability += Double(logProbabilities.data[n * vocab + label])
                 scores[owners[t]].targets += 1
-                if Self.argmax(row) == label { scores[owners[t]].correct += 1 }
+                let top = Self.argmax(row)
+                if top == label { scores[owners[t]].correct += 1 }
+                if !teachers.isEmpty, let teacher = teachers[owners[t]] {
+                    try compare(UnsafeMutablePointer(mutating: row.baseAddress!), top: top, with: teacher, row: offsets[t], into: &scores[owners[t]])
+                }
             }
         }
         return scores
+    }
+
+    /// Adds the agreement with the teacher's row `row` and the KL from it, when the teacher has
+    /// an entry there. Overwrites `logits` [V].
+    private func compare(_ logits: UnsafeMutablePointer<Float>, top: Int, with teacher: TeacherScores, row: Int, into score: inout SampleScore) throws {
+        let k = teacher.k, vocab = model.config.vocabSize
+        let slots = row * k..<(row + 1) * k
+        guard let first = teacher.topTokenIDs[slots].first(where: { $0 >= 0 }) else { return }
+        if let bad = teacher.topTokenIDs[slots].first(where: { $0 >= vocab }) {
+            throw EvaluationError("the teacher's token id \(bad) is outside the model's vocabulary of \(vocab)")
+        }
+        score.teacherTargets += 1
+        if Int(first) == top { score.teacherAgreements += 1 }
+        teacher.topTokenIDs.withUnsafeBufferPointer { ids in
+            teacher.topLogProbs.withUnsafeBufferPointer { logprobs in
+                score.teacherKL += Kernels.topKDivergence(
+                    logits: logits, vocab: vocab, ids: ids.baseAddress! + row * k, logprobs: logprobs.baseAddress! + row * k, k: k).divergence
+            }
+        }
     }
 
     /// The first index of the largest value.

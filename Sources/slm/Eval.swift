@@ -19,6 +19,9 @@ struct Eval: ParsableCommand {
             P/R/F1, confusion matrix; extraction: valid JSON, field P/R/F1;
             text: ROUGE-L); latency, tokens/s, bootstrap 95% intervals, and the
             confidence threshold that reaches --target-accuracy (routing).
+            --teacher-cache C.h5 adds each model's top-1 agreement with the
+            teacher and KL(teacher ‖ model), and a teacher column read from
+            the cache (fill its held-out part: slm teacher RECIPE --split heldout).
             A model that fails to load fails its column, not the report.
             docs/evaluation.md describes the report and every key.
             """)
@@ -37,6 +40,9 @@ struct Eval: ParsableCommand {
 
     @Option(help: "The training file, to warn about held-out labels training never showed.")
     var train: String?
+
+    @Option(help: "A teacher cache (HDF5, docs/teacher-cache.md) holding the held-out samples: agreement with the teacher, and a teacher column.")
+    var teacherCache: String?
 
     @Option(help: "A recipe to record in the report header (its sha256 and text).")
     var recipe: String?
@@ -88,6 +94,7 @@ struct Eval: ParsableCommand {
         options.seed = seed
         options.targetAccuracy = targetAccuracy
         options.trainPath = train
+        options.teacherCache = teacherCache
         do {
             let specs = try models.map(ModelSpec.parse)
             let (report, predictions) = try Evaluation.run(

@@ -13,10 +13,10 @@ public enum DistillationSetup {
 
     /// The cache at `d.cache`, after scoring the samples it lacks with the teacher (loaded
     /// only when some are missing), committing every `commitRows` rows or more. A cache made with
-    /// other teacher settings is an error.
+    /// other teacher settings is an error. `split` names the samples in messages ("training", "held-out").
     public static func fillCache(
         _ d: Recipe.DistillationSection, samples: [TokenizedSample], studentTokenizer: BPETokenizer, progress: ProgressReporter,
-        commitRows: Int = 8 * TeacherCacheFile.chunkRows
+        commitRows: Int = 8 * TeacherCacheFile.chunkRows, split: String = "training"
     ) throws -> TeacherCache {
         let expected = expectedAttributes(d, studentTokenizer: studentTokenizer)
         var missing = samples.count
@@ -30,7 +30,7 @@ public enum DistillationSetup {
                         + mismatches.joined(separator: "\n  "))
             }
             missing = samples.count { !cache.contains(TeacherCacheFile.key(of: $0.ids)) }
-            progress.message("teacher cache \(d.cache): \(cache.entries.count) samples, \(cache.tokenCount) tokens; \(samples.count - missing) of the \(samples.count) training samples covered")
+            progress.message("teacher cache \(d.cache): \(cache.entries.count) samples, \(cache.tokenCount) tokens; \(samples.count - missing) of the \(samples.count) \(split) samples covered")
         }
         if missing > 0 {
             progress.message("scoring \(missing) samples with the teacher \(expected.teacher)")
