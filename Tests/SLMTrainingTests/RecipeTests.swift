@@ -458,7 +458,7 @@ final class RecipeTests: XCTestCase {
 
         let echo = problems(api.replacingOccurrences(of: "mode: generate", with: "mode: echo"))
         XCTAssertEqual(echo.map(\.keyPath).sorted(), ["distillation.teacher.api.max_tokens", "distillation.teacher.api.temperature"])
-        XCTAssertEqual(problems(api.replacingOccurrences(of: "mode: generate", with: "mode: sample")).map(\.keyPath), ["distillation.teacher.api.mode"])
+        XCTAssertTrue(problems(api.replacingOccurrences(of: "mode: generate", with: "mode: sample")).map(\.keyPath).contains("distillation.teacher.api.mode"))
     }
 
     func testWriterOutputReadsBackToAnEqualRecipe() throws {

@@ -128,11 +128,12 @@ final class TeacherCacheFileTests: XCTestCase {
         written.source = TeacherCacheAttributes.teacherWritten
         var sample = try fixtureSamples()[2]
         sample.promptLength = 3
-        let writer = try TeacherCacheWriter(path: path, attributes: written)
-        try writer.append(sample)
-        XCTAssertTrue(writer.contains(tokenIDs: Array(sample.tokenIDs[..<3])))
-        XCTAssertFalse(writer.contains(tokenIDs: sample.tokenIDs))
-        try writer.close()
+        var writer: TeacherCacheWriter? = try TeacherCacheWriter(path: path, attributes: written)
+        try writer!.append(sample)
+        XCTAssertTrue(writer!.contains(tokenIDs: Array(sample.tokenIDs[..<3])))
+        XCTAssertFalse(writer!.contains(tokenIDs: sample.tokenIDs))
+        try writer!.close()
+        writer = nil  // releases the lock
         let cache = try TeacherCache(path: path)
         XCTAssertEqual(cache.version, 2)
         XCTAssertEqual(cache.entries[0].promptLength, 3)
@@ -146,11 +147,12 @@ final class TeacherCacheFileTests: XCTestCase {
         try FileManager.default.copyItem(atPath: Fixture.path("teacher_cache_h5py.h5"), toPath: old)
         var h5pyAttributes = attributes
         h5pyAttributes.source = "h5py"
-        let oldWriter = try TeacherCacheWriter(path: old, attributes: h5pyAttributes)
-        XCTAssertThrowsError(try oldWriter.append(sample)) { error in
+        var oldWriter: TeacherCacheWriter? = try TeacherCacheWriter(path: old, attributes: h5pyAttributes)
+        XCTAssertThrowsError(try oldWriter!.append(sample)) { error in
             XCTAssertTrue("\(error)".contains("version 1 cache cannot hold teacher-written samples"), "\(error)")
         }
-        try oldWriter.close()
+        try oldWriter!.close()
+        oldWriter = nil
         XCTAssertEqual(try TeacherCache(path: old).version, 1)
     }
 
