@@ -46,7 +46,7 @@ struct TeacherCommand: ParsableCommand {
             let student = try TrainingRunSetup.loadModel(recipe.model, log: progress.message)
             let data = try TrainingRunSetup.prepareData(recipe, tokenizer: student.tokenizer, template: student.template, log: progress.message)
             let cache = try DistillationSetup.fillCache(
-                distillation, samples: data.plan.samples, studentTokenizer: student.tokenizer, progress: progress,
+                distillation, data: data, studentTokenizer: student.tokenizer, progress: progress,
                 commitRows: max(commitRows, 1))
             print("\(cache.path): \(cache.entries.count) samples, \(cache.tokenCount) tokens, top-\(cache.attributes.k) from \(cache.attributes.teacher)")
         } catch let error as TrainingError {

@@ -135,7 +135,7 @@ final class DistillationTests: XCTestCase {
                 model: \(Fixture.path("hf_llama"))
                 api:
                   base_url: ftp://example.com
-                  modle: x
+                  mdel: x
               cache: c.h5
               k: 30
               teacher_temperature: 2
@@ -143,7 +143,7 @@ final class DistillationTests: XCTestCase {
         XCTAssertTrue(found.contains { $0.hasPrefix("distillation.teacher.model: applies to a local teacher") }, "\(found)")
         XCTAssertTrue(found.contains { $0.hasPrefix("distillation.teacher.api.base_url: must start with http:// or https://") }, "\(found)")
         XCTAssertTrue(found.contains { $0.hasPrefix("distillation.teacher.api.model: missing") }, "\(found)")
-        XCTAssertTrue(found.contains { $0.hasPrefix("distillation.teacher.api.modle: unknown key modle; did you mean model?") }, "\(found)")
+        XCTAssertTrue(found.contains { $0.hasPrefix("distillation.teacher.api.mdel: unknown key mdel; did you mean model?") }, "\(found)")
         XCTAssertTrue(found.contains { $0.hasPrefix("distillation.k: an API teacher returns at most 20") }, "\(found)")
         XCTAssertTrue(found.contains { $0.hasPrefix("distillation.teacher_temperature: an API teacher") }, "\(found)")
     }

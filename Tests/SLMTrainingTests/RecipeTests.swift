@@ -438,6 +438,35 @@ final class RecipeTests: XCTestCase {
 
     // MARK: The effective recipe
 
+    /// `distillation.teacher.api.mode` and the keys of teacher-written replies: read, written back,
+    /// and refused where they do not apply.
+    func testAPITeacherModeKeys() throws {
+        let api = minimal + """
+            distillation:
+              cache: \(path("teacher.h5"))
+              k: 8
+              teacher:
+                api:
+                  base_url: http://127.0.0.1:8080/v1
+                  model: big
+                  mode: generate
+                  max_tokens: 64
+                  temperature: 0.7
+
+            """
+        let recipe = try load(api)
+        let section = try XCTUnwrap(recipe.distillation?.teacher.api)
+        XCTAssertEqual(section.mode, .generate)
+        XCTAssertEqual(section.maxTokens, 64)
+        XCTAssertEqual(section.temperature, 0.7)
+        XCTAssertEqual(try RecipeLoader.load(yaml: RecipeWriter.yaml(recipe), fileName: "elsewhere/effective.yaml"), recipe)
+        XCTAssertEqual(try load(minimal + "distillation:\n  cache: c.h5\n  teacher:\n    api:\n      base_url: http://h/v1\n      model: m\n").distillation?.teacher.api?.mode, .echo)
+
+        let echo = problems(api.replacingOccurrences(of: "mode: generate", with: "mode: echo"))
+        XCTAssertEqual(echo.map(\.keyPath).sorted(), ["distillation.teacher.api.max_tokens", "distillation.teacher.api.temperature"])
+        XCTAssertTrue(problems(api.replacingOccurrences(of: "mode: generate", with: "mode: sample")).map(\.keyPath).contains("distillation.teacher.api.mode"))
+    }
+
     func testWriterOutputReadsBackToAnEqualRecipe() throws {
         let odd = "odd \"name\" #1: yes \\ ü"
         try FileManager.default.createDirectory(atPath: path(odd), withIntermediateDirectories: true)

@@ -120,6 +120,42 @@ final class TeacherCacheFileTests: XCTestCase {
         XCTAssertEqual(try cache.scores(at: 3), extra)
     }
 
+    /// A teacher-written sample (prompt_length > 0) is keyed by its prompt and read back whole; a
+    /// version 1 file (h5py's fixture) cannot take one, and scored and written samples do not mix.
+    func testTeacherWrittenSamplesAreKeyedByTheirPrompt() throws {
+        let path = temporaryPath("written")
+        var written = attributes
+        written.source = TeacherCacheAttributes.teacherWritten
+        var sample = try fixtureSamples()[2]
+        sample.promptLength = 3
+        var writer: TeacherCacheWriter? = try TeacherCacheWriter(path: path, attributes: written)
+        try writer!.append(sample)
+        XCTAssertTrue(writer!.contains(tokenIDs: Array(sample.tokenIDs[..<3])))
+        XCTAssertFalse(writer!.contains(tokenIDs: sample.tokenIDs))
+        try writer!.close()
+        writer = nil  // releases the lock
+        let cache = try TeacherCache(path: path)
+        XCTAssertEqual(cache.version, 2)
+        XCTAssertEqual(cache.entries[0].promptLength, 3)
+        XCTAssertEqual(cache.entries[0].key, TeacherCacheFile.key(of: sample.tokenIDs[..<3]))
+        XCTAssertEqual(try cache.scores(at: 0), sample)
+        XCTAssertThrowsError(try TeacherCacheWriter(path: path, attributes: attributes)) { error in
+            XCTAssertTrue("\(error)".contains("source: the cache has api-generate, expected slm"), "\(error)")
+        }
+
+        let old = temporaryPath("written-v1")
+        try FileManager.default.copyItem(atPath: Fixture.path("teacher_cache_h5py.h5"), toPath: old)
+        var h5pyAttributes = attributes
+        h5pyAttributes.source = "h5py"
+        var oldWriter: TeacherCacheWriter? = try TeacherCacheWriter(path: old, attributes: h5pyAttributes)
+        XCTAssertThrowsError(try oldWriter!.append(sample)) { error in
+            XCTAssertTrue("\(error)".contains("version 1 cache cannot hold teacher-written samples"), "\(error)")
+        }
+        try oldWriter!.close()
+        oldWriter = nil
+        XCTAssertEqual(try TeacherCache(path: old).version, 1)
+    }
+
     func testRejectsAFileThatIsNotACache() throws {
         let path = temporaryPath("garbage")
         try Data("not hdf5".utf8).write(to: URL(fileURLWithPath: path))

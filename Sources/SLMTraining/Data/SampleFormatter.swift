@@ -117,7 +117,7 @@ public struct SampleFormatter: Sendable {
         return pieces
     }
 
-    private func tokens(_ piece: Piece) -> [Int32] {
+    func tokens(_ piece: Piece) -> [Int32] {
         switch piece.content {
         case .text(let text): tokenizer.encode(text)
         case .token(let id): [id]

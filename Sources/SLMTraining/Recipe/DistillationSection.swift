@@ -67,11 +67,28 @@ extension Recipe {
         public var timeout = 120.0
         /// Retries of one request (429, 5xx, timeouts, dropped connections, unreadable bodies).
         public var maxRetries = 6
+        /// Where the teacher's targets come from: the dataset's own text scored (`echo`), replies the
+        /// teacher writes (`generate`), or whichever the server can do (`auto`). Default echo.
+        public var mode: APITeacherMode = .echo
+        /// generate: new tokens per teacher-written reply at most. Default 256.
+        public var maxTokens = 256
+        /// generate: the teacher's sampling temperature. Default 0 (its most likely reply).
+        public var temperature = 0.0
 
         public init(baseURL: String, model: String) {
             self.baseURL = baseURL
             self.model = model
         }
+    }
+
+    public enum APITeacherMode: String, Sendable, CaseIterable {
+        /// `/completions` with `echo`: the teacher scores each training sample's own text.
+        case echo
+        /// `/chat/completions`: the teacher writes the reply to each sample's prompt, and the student
+        /// learns that text (sequence-level distillation) with the teacher's top-k where its tokens map.
+        case generate
+        /// echo when the server really scores the text it is sent, else generate (said at the start).
+        case auto
     }
 
     public enum Loss: String, Sendable, CaseIterable {
@@ -141,6 +158,16 @@ extension RecipeReader {
         a.number("timeout", &timeout, .above(0))
         api.timeout = timeout ?? api.timeout
         a.int("max_retries", &api.maxRetries, ValueRange(lower: 0, upper: 100, upperIncluded: true))
+        a.choice("mode", &api.mode)
+        a.int("max_tokens", &api.maxTokens, ValueRange(lower: 1, upper: 32768, upperIncluded: true))
+        var temperature: Double? = api.temperature
+        a.number("temperature", &temperature, ValueRange(lower: 0, upper: 2, upperIncluded: true))
+        api.temperature = temperature ?? api.temperature
+        if api.mode == .echo {
+            for key in ["max_tokens", "temperature"] where a.isGiven(key) {
+                a.logProblem(key, "applies to teacher-written replies (mode: generate or auto); this teacher scores the dataset's text (mode: echo)")
+            }
+        }
         require(a, "base_url", "the server's API root, e.g. http://127.0.0.1:8080/v1")
         require(a, "model", "the teacher's model name on the server")
         if let baseURL, !(baseURL.hasPrefix("http://") || baseURL.hasPrefix("https://")) {
@@ -170,6 +197,11 @@ extension RecipeWriter {
             out += "      concurrency: \(api.concurrency)\n"
             out += "      timeout: \(api.timeout)\n"
             out += "      max_retries: \(api.maxRetries)\n"
+            out += "      mode: \(api.mode.rawValue)\n"
+            if api.mode != .echo {
+                out += "      max_tokens: \(api.maxTokens)\n"
+                out += "      temperature: \(api.temperature)\n"
+            }
         } else {
             out += "    model: \(quoted(d.teacher.model))\n"
             out += "    adapter: \(d.teacher.adapter.map(quoted) ?? "null")\n"

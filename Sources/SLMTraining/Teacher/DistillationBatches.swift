@@ -1,7 +1,8 @@
 import SLMTensor
 
 /// The batches of a `BatchPlan`, each with the teacher's top-k from a cache at every position that
-/// has a label (`TrainingBatch.teacher`). Every sample of the plan must be in the cache; the
+/// has a label and a teacher distribution (`TrainingBatch.teacher`; a position without one keeps
+/// k slots of -1 and gets cross-entropy only). Every sample of the plan must be in the cache; the
 /// scores are read once, at the start (about 8·k bytes a token in memory).
 public struct DistillationBatches: BatchSource {
     public let plan: BatchPlan
@@ -19,13 +20,32 @@ public struct DistillationBatches: BatchSource {
             }
             indices.append(i)
         }
-        let scores = try cache.scores(at: indices)
-        for (n, s) in scores.enumerated() where s.tokenIDs != plan.samples[n].ids {
-            throw TrainingError("\(cache.path): the cached tokens of training sample \(n + 1) differ from the sample's (a key collision or a damaged file)")
+        try self.init(plan: plan, teacher: try cache.scores(at: indices), k: cache.attributes.k, source: cache.path)
+    }
+
+    /// `teacher[n]`: the scores of `plan.samples[n]` (the same tokens), from `source` (named in errors).
+    public init(plan: BatchPlan, teacher: [TeacherScores], k: Int, source: String) throws {
+        guard teacher.count == plan.samples.count else {
+            throw TrainingError("\(source): \(teacher.count) teacher entries for the \(plan.samples.count) training samples")
+        }
+        for (n, s) in teacher.enumerated() where s.tokenIDs != plan.samples[n].ids || s.k != k {
+            throw TrainingError("\(source): the cached tokens of training sample \(n + 1) differ from the sample's (a key collision or a damaged file)")
         }
         self.plan = plan
-        self.k = cache.attributes.k
-        teacher = scores
+        self.k = k
+        self.teacher = teacher
+    }
+
+    /// Positions the plan trains on (a label), and those of them with a teacher distribution.
+    public var coverage: (targets: Int, withTeacher: Int) {
+        var targets = 0, withTeacher = 0
+        for (sample, scores) in zip(plan.samples, teacher) {
+            for t in 0..<(sample.ids.count - 1) where sample.lossMask[t + 1] {
+                targets += 1
+                if scores.hasDistribution(row: t) { withTeacher += 1 }
+            }
+        }
+        return (targets, withTeacher)
     }
 
     public func batch(epoch: Int, index: Int) -> TrainingBatch {

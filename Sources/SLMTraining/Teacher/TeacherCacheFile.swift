@@ -7,22 +7,34 @@ import Foundation
 /// ```
 /// cache.h5
 /// ├── @format       "slm-teacher-cache"             (string attributes: variable-length UTF-8 or fixed)
-/// ├── @version      1                               (integer)
+/// ├── @version      2                               (integer; version 1 files, without prompt_length, are read too)
 /// ├── @teacher      "local:SmolLM2-135M-Instruct.Q4_1.gguf"   who scored: local model, or api:<base_url>#<model>
 /// ├── @tokenizer    "bpe-fnv1a64:3f0c…:49152"       fingerprint of the student tokenizer the ids belong to
 /// ├── @k            20                              (integer) slots per position
 /// ├── @temperature  1.0                             (float) the teacher's softmax temperature for the log-probs
-/// ├── @source       "local" | "api-echo" | "api-chat" | "h5py" …  how the scores were obtained
+/// ├── @source       "local" | "api-echo" | "api-generate" | "h5py" …  how the scores were obtained
 /// ├── @created      "2026-11-22T03:30:00Z"          ISO 8601, UTC
 /// ├── samples/                                      one entry per scored sample, S in all
-/// │   ├── key       uint64 [S]   FNV-1a 64 of the sample's token ids (their int32 little-endian bytes)
+/// │   ├── key       uint64 [S]   FNV-1a 64 of the dataset's tokens of the sample (their int32 little-endian
+/// │   │                          bytes): all T tokens when prompt_length is 0, else the first prompt_length
 /// │   ├── offset    int64  [S]   row of its first token in the row arrays below
-/// │   └── length    int32  [S]   its token count T (≥ 1)
+/// │   ├── length    int32  [S]   its token count T (≥ 1)
+/// │   └── prompt_length int32 [S]  0: the teacher scored the dataset's own sample (local, api-echo);
+/// │                              p in 1…T: tokens 0..<p are the dataset's prompt, p..<T the reply the
+/// │                              teacher wrote (api-generate: sequence-level distillation). Version 2.
 /// ├── tokens        int32  [R]          student token ids, the rows offset..<offset+T of each sample
 /// ├── top_ids       int32  [R, k]       row t: the teacher's k most likely ids for token t+1,
-/// │                                     highest first; -1 in an unused slot
+/// │                                     highest first; -1 in an unused slot. A row whose k slots
+/// │                                     are all -1 has NO teacher distribution: the prompt rows of a
+/// │                                     teacher-written sample, and rows whose teacher token did not
+/// │                                     map onto the student's vocabulary (cross-entropy only there)
 /// └── top_logprobs  float16 [R, k]      their natural-log probabilities (float32 accepted); -inf unused
 /// ```
+///
+/// A teacher-written sample (`@source` "api-generate") is the student-tokenized prompt followed by
+/// the teacher's reply as the student tokenizes it (and the end-of-turn token when the teacher
+/// stopped by itself); its rows carry the teacher's top-k where the teacher's tokens mapped. It is
+/// keyed by its prompt, so a re-run finds which prompts are answered without asking again.
 ///
 /// Why this layout: flat row arrays chunked by 1,024 rows (shuffle + deflate) hold millions of
 /// tokens at ~120 bytes a token for k = 20 before compression, read and written in whole
@@ -39,7 +51,9 @@ import Foundation
 /// writer holds an exclusive `flock` on `cache.h5.lock`.
 public enum TeacherCacheFile {
     public static let format = "slm-teacher-cache"
-    public static let version = 1
+    public static let version = 2
+    /// Versions this slm reads: 1 (no `samples/prompt_length`: every sample scored) and 2.
+    public static let readableVersions = [1, 2]
     /// Rows per chunk of the row arrays, and the alignment of each commit.
     public static let chunkRows = 1024
     /// Entries per chunk of `samples/`.
@@ -48,7 +62,7 @@ public enum TeacherCacheFile {
     public static let maxK = 4096
 
     /// FNV-1a 64 of the token ids' int32 little-endian bytes: how the cache names a sample.
-    public static func key(of tokenIDs: [Int32]) -> UInt64 {
+    public static func key<Tokens: Collection<Int32>>(of tokenIDs: Tokens) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for id in tokenIDs {
             var v = UInt32(bitPattern: id)
@@ -80,19 +94,26 @@ public struct TeacherCacheAttributes: Sendable, Equatable {
         self.created = created
     }
 
+    /// The `source` of caches whose samples hold teacher-written replies.
+    public static let teacherWritten = "api-generate"
+
     public static func now() -> String {
         let formatter = ISO8601DateFormatter()
         formatter.timeZone = TimeZone(identifier: "UTC")
         return formatter.string(from: Date())
     }
 
-    /// What differs in the settings that decide the numbers (teacher, tokenizer, k, temperature),
+    /// What differs in the settings that decide the numbers (teacher, tokenizer, k, temperature, and
+    /// the source when one side holds teacher-written replies),
     /// one "name: cache has X, expected Y" line each; empty when they agree.
     public func mismatches(expected: TeacherCacheAttributes) -> [String] {
         var lines: [String] = []
         if teacher != expected.teacher { lines.append("teacher: the cache has \"\(teacher)\", expected \"\(expected.teacher)\"") }
         if tokenizer != expected.tokenizer { lines.append("tokenizer: the cache has \(tokenizer), expected \(expected.tokenizer)") }
         if k != expected.k { lines.append("k: the cache has \(k), expected \(expected.k)") }
+        if source != expected.source, source == Self.teacherWritten || expected.source == Self.teacherWritten {
+            lines.append("source: the cache has \(source), expected \(expected.source) (teacher-written replies and scored samples do not mix)")
+        }
         if abs(temperature - expected.temperature) > 1e-6 {
             lines.append("temperature: the cache has \(temperature), expected \(expected.temperature)")
         }
@@ -105,6 +126,8 @@ public struct TeacherCacheEntry: Sendable, Equatable {
     public var key: UInt64
     public var offset: Int
     public var length: Int
+    /// 0: a scored sample; p > 0: a teacher-written reply after a prompt of p tokens.
+    public var promptLength: Int
 }
 
 /// A cache opened for reading: its attributes and index in memory, rows read on demand.
@@ -116,6 +139,8 @@ public final class TeacherCache: @unchecked Sendable {
     public let rows: Int
     /// Bytes per log-probability in the file: 2 (float16) or 4 (float32).
     public let logprobBytes: Int
+    /// The schema version (`TeacherCacheFile.readableVersions`).
+    public let version: Int
     private let indexByKey: [UInt64: Int]
 
     public var tokenCount: Int { entries.reduce(0) { $0 + $1.length } }
@@ -128,7 +153,7 @@ public final class TeacherCache: @unchecked Sendable {
     public init(path: String) throws {
         guard FileManager.default.fileExists(atPath: path) else { throw HDF5Error(path: path, "no such file") }
         self.path = path
-        let read = try HDF5Serial.run { () throws -> (TeacherCacheAttributes, [TeacherCacheEntry], Int, Int) in
+        let read = try HDF5Serial.run { () throws -> (TeacherCacheAttributes, [TeacherCacheEntry], Int, Int, Int) in
             let file = H5Fopen(path, slm_H5F_ACC_RDONLY(), slm_H5P_DEFAULT())
             guard file >= 0 else {
                 throw TeacherCacheLock.busyError(cachePath: path) ?? HDF5Error(path: path, "not a readable HDF5 file")
@@ -136,9 +161,9 @@ public final class TeacherCache: @unchecked Sendable {
             defer { H5Fclose(file) }
             let layout = try TeacherCacheLayout(file: file, path: path)
             defer { layout.close() }
-            return (layout.attributes, try layout.readEntries(), layout.rows, layout.logprobBytes)
+            return (layout.attributes, try layout.readEntries(), layout.rows, layout.logprobBytes, layout.version)
         }
-        (attributes, entries, rows, logprobBytes) = read
+        (attributes, entries, rows, logprobBytes, version) = read
         var byKey: [UInt64: Int] = [:]
         for (i, entry) in entries.enumerated() where byKey[entry.key] == nil { byKey[entry.key] = i }
         indexByKey = byKey
@@ -183,6 +208,9 @@ struct TeacherCacheLayout {
     let attributes: TeacherCacheAttributes
     let tokens: hid_t, topIDs: hid_t, topLogprobs: hid_t
     let keys: hid_t, offsets: hid_t, lengths: hid_t
+    /// `samples/prompt_length`: nil in a version 1 file.
+    let promptLengths: hid_t?
+    let version: Int
     let rows: Int, sampleCount: Int
     let logprobBytes: Int
     /// The row arrays' chunk rows: commits start at a multiple of it.
@@ -198,9 +226,12 @@ struct TeacherCacheLayout {
             throw HDF5Error(path: path, "not a teacher cache: attribute format should be \"\(TeacherCacheFile.format)\", found \"\(format)\"")
         }
         let version = try h5.readNumberAttribute(file, "version")
-        guard version == Double(TeacherCacheFile.version) else {
-            throw HDF5Error(path: path, "teacher cache version \(version) is not supported (this slm reads version \(TeacherCacheFile.version))")
+        guard let readable = TeacherCacheFile.readableVersions.first(where: { Double($0) == version }) else {
+            throw HDF5Error(
+                path: path,
+                "teacher cache version \(version) is not supported (this slm reads versions \(TeacherCacheFile.readableVersions.map(String.init).joined(separator: ", ")))")
         }
+        self.version = readable
         let k = try h5.readNumberAttribute(file, "k")
         guard k >= 1, k <= Double(TeacherCacheFile.maxK), k == k.rounded() else {
             throw HDF5Error(path: path, "attribute k should be a whole number in 1...\(TeacherCacheFile.maxK), found \(k)")
@@ -232,11 +263,13 @@ struct TeacherCacheLayout {
         keys = try open("samples/key")
         offsets = try open("samples/offset")
         lengths = try open("samples/length")
+        promptLengths = try readable >= 2 ? open("samples/prompt_length") : nil
         float16 = slm_create_float16_type()
         var layout = (rows: 0, samples: 0, logprobBytes: 0, chunkRows: 0)
         do {
             layout = try Self.checkShapes(
-                h5: h5, k: Int(k), tokens: tokens, topIDs: topIDs, topLogprobs: topLogprobs, keys: keys, offsets: offsets, lengths: lengths)
+                h5: h5, k: Int(k), tokens: tokens, topIDs: topIDs, topLogprobs: topLogprobs, keys: keys, offsets: offsets, lengths: lengths,
+                promptLengths: promptLengths)
         } catch {
             opened.forEach { H5Dclose($0) }
             H5Tclose(float16)
@@ -246,7 +279,8 @@ struct TeacherCacheLayout {
     }
 
     private static func checkShapes(
-        h5: HDF5Calls, k: Int, tokens: hid_t, topIDs: hid_t, topLogprobs: hid_t, keys: hid_t, offsets: hid_t, lengths: hid_t
+        h5: HDF5Calls, k: Int, tokens: hid_t, topIDs: hid_t, topLogprobs: hid_t, keys: hid_t, offsets: hid_t, lengths: hid_t,
+        promptLengths: hid_t?
     ) throws -> (rows: Int, samples: Int, logprobBytes: Int, chunkRows: Int) {
         func type(_ dataset: hid_t) -> (H5T_class_t, Int) {
             let t = H5Dget_type(dataset)
@@ -263,6 +297,7 @@ struct TeacherCacheLayout {
         try expect(keys, "samples/key", H5T_INTEGER, sizes: [8], what: "uint64")
         try expect(offsets, "samples/offset", H5T_INTEGER, sizes: [8], what: "int64")
         try expect(lengths, "samples/length", H5T_INTEGER, sizes: [4, 8], what: "int32")
+        if let promptLengths { try expect(promptLengths, "samples/prompt_length", H5T_INTEGER, sizes: [4, 8], what: "int32") }
         let tokenDims = try h5.dims(tokens, name: "tokens")
         guard tokenDims.count == 1 else { throw HDF5Error(path: h5.path, "tokens should be one-dimensional, found rank \(tokenDims.count)") }
         let rows = tokenDims[0]
@@ -274,7 +309,9 @@ struct TeacherCacheLayout {
         }
         let sampleDims = try h5.dims(keys, name: "samples/key")
         guard sampleDims.count == 1 else { throw HDF5Error(path: h5.path, "samples/key should be one-dimensional") }
-        for (dataset, name) in [(offsets, "samples/offset"), (lengths, "samples/length")] {
+        var index: [(hid_t, String)] = [(offsets, "samples/offset"), (lengths, "samples/length")]
+        if let promptLengths { index.append((promptLengths, "samples/prompt_length")) }
+        for (dataset, name) in index {
             guard try h5.dims(dataset, name: name) == sampleDims else {
                 throw HDF5Error(path: h5.path, "\(name) should have \(sampleDims[0]) entries, like samples/key")
             }
@@ -284,7 +321,7 @@ struct TeacherCacheLayout {
     }
 
     func close() {
-        for id in [tokens, topIDs, topLogprobs, keys, offsets, lengths] { H5Dclose(id) }
+        for id in [tokens, topIDs, topLogprobs, keys, offsets, lengths] + (promptLengths.map { [$0] } ?? []) { H5Dclose(id) }
         H5Tclose(float16)
     }
 
@@ -303,19 +340,30 @@ struct TeacherCacheLayout {
         try lengthValues.withUnsafeMutableBytes {
             try h5.readRows(lengths, name: "samples/length", memoryType: slm_H5T_NATIVE_INT64(), start: 0, rows: n, trailing: [], into: $0.baseAddress)
         }
+        var promptLengthValues = [Int64](repeating: 0, count: sampleCount)
+        if let promptLengths {
+            try promptLengthValues.withUnsafeMutableBytes {
+                try h5.readRows(
+                    promptLengths, name: "samples/prompt_length", memoryType: slm_H5T_NATIVE_INT64(), start: 0, rows: n, trailing: [], into: $0.baseAddress)
+            }
+        }
         return try (0..<sampleCount).map { i in
             let offset = offsetValues[i], length = lengthValues[i]
             guard offset >= 0, length >= 1, offset <= Int64(rows) - length else {
                 throw HDF5Error(
                     path: h5.path, "sample \(i): rows \(offset)..<\(offset + length) do not lie inside the \(rows) rows of tokens")
             }
-            return TeacherCacheEntry(key: keyValues[i], offset: Int(offset), length: Int(length))
+            let promptLength = promptLengthValues[i]
+            guard promptLength >= 0, promptLength <= length else {
+                throw HDF5Error(path: h5.path, "sample \(i): samples/prompt_length is \(promptLength), expected 0…\(length) (its length)")
+            }
+            return TeacherCacheEntry(key: keyValues[i], offset: Int(offset), length: Int(length), promptLength: Int(promptLength))
         }
     }
 
     func readScores(_ entry: TeacherCacheEntry, k: Int) throws -> TeacherScores {
         let r = try readRows(start: entry.offset, count: entry.length, k: k)
-        return TeacherScores(tokenIDs: r.tokens, k: k, topTokenIDs: r.ids, topLogProbs: r.logprobs)
+        return TeacherScores(tokenIDs: r.tokens, k: k, topTokenIDs: r.ids, topLogProbs: r.logprobs, promptLength: entry.promptLength)
     }
 
     func readRows(start: Int, count: Int, k: Int) throws -> (tokens: [Int32], ids: [Int32], logprobs: [Float]) {

@@ -10,6 +10,8 @@ public final class TeacherCacheWriter {
     public var commitRows: Int
     private let lock: TeacherCacheLock
     private var keys: Set<UInt64>
+    /// The file's schema version: 1 files get no `samples/prompt_length`.
+    private let version: Int
     /// Samples in the file, committed.
     public private(set) var committedSamples: Int
     private var pending: [TeacherScores] = []
@@ -31,22 +33,29 @@ public final class TeacherCacheWriter {
                 "this cache was made with other teacher settings; use another cache path or delete it:\n  " + mismatches.joined(separator: "\n  "))
         }
         self.attributes = existing.attributes
+        version = existing.version
         keys = Set(existing.entries.map(\.key))
         committedSamples = existing.entries.count
     }
 
-    /// Whether the cache (committed or buffered) holds a sample with these token ids.
+    /// Whether the cache (committed or buffered) holds a sample keyed by these token ids (a scored
+    /// sample's ids, or the prompt of a teacher-written one).
     public func contains(tokenIDs: [Int32]) -> Bool { keys.contains(TeacherCacheFile.key(of: tokenIDs)) }
 
     /// Adds one sample (ignored if the cache already has it); commits when enough rows are buffered.
     public func append(_ scores: TeacherScores) throws {
         let t = scores.tokenIDs.count
-        guard t >= 1, scores.k == attributes.k, scores.topTokenIDs.count == t * scores.k, scores.topLogProbs.count == t * scores.k else {
+        guard t >= 1, scores.k == attributes.k, scores.topTokenIDs.count == t * scores.k, scores.topLogProbs.count == t * scores.k,
+              (0...t).contains(scores.promptLength)
+        else {
             throw HDF5Error(
                 path: path,
-                "a sample of \(t) tokens with k \(scores.k), \(scores.topTokenIDs.count) ids and \(scores.topLogProbs.count) log-probabilities does not fit a cache with k \(attributes.k)")
+                "a sample of \(t) tokens (prompt \(scores.promptLength)) with k \(scores.k), \(scores.topTokenIDs.count) ids and \(scores.topLogProbs.count) log-probabilities does not fit a cache with k \(attributes.k)")
         }
-        let key = TeacherCacheFile.key(of: scores.tokenIDs)
+        guard scores.promptLength == 0 || version >= 2 else {
+            throw HDF5Error(path: path, "this version 1 cache cannot hold teacher-written samples (no samples/prompt_length); use a new cache path")
+        }
+        let key = TeacherCacheFile.key(of: scores.keyTokens)
         guard keys.insert(key).inserted else { return }
         pending.append(scores)
         pendingRows += t
@@ -85,11 +94,12 @@ public final class TeacherCacheWriter {
         let chunk = layout.chunkRows
         let start = (layout.rows + chunk - 1) / chunk * chunk
         var tokens: [Int32] = [], ids: [Int32] = [], logprobs: [Float] = []
-        var offsets: [Int64] = [], lengths: [Int32] = [], keys: [UInt64] = []
+        var offsets: [Int64] = [], lengths: [Int32] = [], keys: [UInt64] = [], promptLengths: [Int32] = []
         for scores in batch {
             offsets.append(Int64(start + tokens.count))
             lengths.append(Int32(scores.tokenIDs.count))
-            keys.append(TeacherCacheFile.key(of: scores.tokenIDs))
+            promptLengths.append(Int32(scores.promptLength))
+            keys.append(TeacherCacheFile.key(of: scores.keyTokens))
             tokens += scores.tokenIDs
             ids += scores.topTokenIDs
             logprobs += scores.topLogProbs
@@ -118,7 +128,12 @@ public final class TeacherCacheWriter {
         try offsets.withUnsafeBytes {
             try h5.writeRows(layout.offsets, name: "samples/offset", memoryType: slm_H5T_NATIVE_INT64(), start: first, rows: count, newRows: total, trailing: [], bytes: $0.baseAddress)
         }
-        // The lengths last: a reader that finds an entry's length finds its key and offset too.
+        if let dataset = layout.promptLengths {
+            try promptLengths.withUnsafeBytes {
+                try h5.writeRows(dataset, name: "samples/prompt_length", memoryType: slm_H5T_NATIVE_INT32(), start: first, rows: count, newRows: total, trailing: [], bytes: $0.baseAddress)
+            }
+        }
+        // The lengths last: a reader that finds an entry's length finds its key, offset and prompt length too.
         var lengths32 = lengths
         try lengths32.withUnsafeMutableBytes {
             try h5.writeRows(layout.lengths, name: "samples/length", memoryType: slm_H5T_NATIVE_INT32(), start: first, rows: count, newRows: total, trailing: [], bytes: $0.baseAddress)
@@ -164,6 +179,7 @@ public final class TeacherCacheWriter {
                 try h5.createExtendable(group, "key", type: slm_H5T_STD_U64LE(), trailing: [], chunkRows: index, compress: false),
                 try h5.createExtendable(group, "offset", type: slm_H5T_STD_I64LE(), trailing: [], chunkRows: index, compress: false),
                 try h5.createExtendable(group, "length", type: slm_H5T_STD_I32LE(), trailing: [], chunkRows: index, compress: false),
+                try h5.createExtendable(group, "prompt_length", type: slm_H5T_STD_I32LE(), trailing: [], chunkRows: index, compress: false),
             ]
             datasets.forEach { H5Dclose($0) }
         }

@@ -142,6 +142,7 @@ public final class Trainer {
                 ]
                 if let kl = outcome.trueKL { record["kl"] = kl }
                 if let d = outcome.distillation { record["distillation_loss"] = d }
+                if let share = outcome.teacherShare { record["teacher_share"] = share }
                 try metrics.append(record)
             }
             let every = recipe.eval.every, checkpointEvery = recipe.output.checkpointEvery

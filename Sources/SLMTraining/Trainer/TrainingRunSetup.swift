@@ -44,8 +44,8 @@ public enum TrainingRunSetup {
 
         var batches: any BatchSource = data.plan
         if let d = recipe.distillation {
-            let cache = try DistillationSetup.fillCache(d, samples: data.plan.samples, studentTokenizer: loaded.tokenizer, progress: progress)
-            batches = try DistillationBatches(plan: data.plan, cache: cache)
+            let cache = try DistillationSetup.fillCache(d, data: data, studentTokenizer: loaded.tokenizer, progress: progress)
+            batches = try DistillationSetup.batches(cache: cache, data: data, recipe: recipe, progress: progress)
             progress.message("distillation: \(d.loss.rawValue) at T \(d.temperature), alpha \(d.alpha) on the labels, top-\(d.k) teacher (\(d.tail.rawValue))")
         }
 

@@ -13,6 +13,9 @@ public struct StepOutcome: Sendable {
     public var trueKL: Double? = nil
     /// With a teacher: the distillation term (T² · mean divergence) per target token.
     public var distillation: Double? = nil
+    /// With a teacher: the share of target tokens that had a teacher distribution (below 1 where
+    /// the teacher's tokens did not map onto the student's; those get cross-entropy only).
+    public var teacherShare: Double? = nil
 }
 
 /// A run stopped on a NaN or infinite loss or gradient.
@@ -55,7 +58,7 @@ public final class TrainingStep {
         let targets = batches.map { $0.labels.count(where: { $0 != Tensor.ignoreIndex }) }
         let totalTargets = targets.reduce(0, +)
         guard totalTargets > 0 else { throw TensorError(op: "train", "step \(step) has no target tokens") }
-        var lossSum = 0.0, klSum = 0.0, distillationSum = 0.0, distilled = false
+        var lossSum = 0.0, klSum = 0.0, distillationSum = 0.0, distilled = false, teacherTokens = 0
         for (m, batch) in batches.enumerated() where targets[m] > 0 {
             setDropoutSeeds(step: step, microBatch: m)
             do {
@@ -68,6 +71,7 @@ public final class TrainingStep {
                         hidden: hidden, weight: model.lmHead, labels: batch.labels,
                         teacher: .topK(ids: teacher.ids, logprobs: teacher.logprobs, k: teacher.k, tail: distillation.tail),
                         config: distillation.config)
+                    teacherTokens += head.teacherTokens
                     if let kl = head.trueKL, let d = head.distillation {
                         klSum += Double(kl) * Double(targets[m])
                         distillationSum += Double(d) * Double(targets[m])
@@ -91,7 +95,8 @@ public final class TrainingStep {
         return StepOutcome(
             loss: lossSum / Double(totalTargets), gradientNorm: norm, targetTokens: totalTargets,
             realTokens: batches.reduce(0) { $0 + $1.realTokens },
-            trueKL: distilled ? klSum / Double(totalTargets) : nil, distillation: distilled ? distillationSum / Double(totalTargets) : nil)
+            trueKL: distilled ? klSum / Double(totalTargets) : nil, distillation: distilled ? distillationSum / Double(totalTargets) : nil,
+            teacherShare: distillation == nil ? nil : Double(teacherTokens) / Double(totalTargets))
     }
 
     /// Dropout masks depend only on (seed, step, micro-batch, adapter), so a resumed run draws the same ones.

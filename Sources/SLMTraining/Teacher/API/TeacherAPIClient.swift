@@ -21,6 +21,8 @@ public struct TeacherAPIResult: Sendable {
     public var scores: TeacherScores
     /// The teacher's reply (chat samples), which the student tokens after the prompt spell.
     public var reply: String?
+    /// Why the server stopped: "stop" (the teacher ended its reply), "length" (max_tokens), …
+    public var finishReason: String?
     /// Rows that had a next token to predict and were meant to be scored, and those the teacher filled.
     public var positions: Int, mappedPositions: Int
     /// Share of `positions` filled. What is left (tokenizers that cut the text differently) is for
@@ -173,7 +175,7 @@ public final class TeacherAPIClient: Sendable {
         if let fewest, fewest < k { behaviour.append(.fewerAlternatives(asked: k, got: fewest)) }
         let aligned = TeacherScoreAlignment.align(studentIDs: ids, studentTokenBytes: bytes, teacher: placed, rows: rows, k: k, vocabulary: vocabulary)
         return TeacherAPIResult(
-            scores: aligned.scores, reply: reply, positions: rows.count, mappedPositions: aligned.mappedRows,
+            scores: aligned.scores, reply: reply, finishReason: response.finishReason, positions: rows.count, mappedPositions: aligned.mappedRows,
             candidateShare: aligned.candidates == 0 ? 0 : Double(aligned.mappedCandidates) / Double(aligned.candidates),
             layout: response.layout, serverBehaviour: behaviour + (response.refusedPromptCacheField ? [.promptCacheFieldRefused] : []))
     }

@@ -18,7 +18,7 @@ public enum TeacherScoreAlignment {
 
     public struct Aligned: Sendable {
         public var scores: TeacherScores
-        /// Rows in `rows` that got a teacher distribution.
+        /// Rows in `rows` that got a teacher distribution (a candidate that is a student token).
         public var mappedRows: Int
         /// Candidates placed, and those whose token is one student vocabulary entry.
         public var candidates: Int, mappedCandidates: Int
@@ -38,12 +38,11 @@ public enum TeacherScoreAlignment {
         starts[offset] = t  // the token after the text (its row is the last one)
         var ids = [Int32](repeating: -1, count: t * k)
         var logprobs = [Float](repeating: -.infinity, count: t * k)
-        var mapped = Set<Int>(), candidates = 0, mappedCandidates = 0
+        var filled = Set<Int>(), mapped = 0, candidates = 0, mappedCandidates = 0
         for placed in teacher {
             guard let next = starts[placed.offset], next >= 1 else { continue }
             let row = next - 1
-            guard rows.contains(row), !mapped.contains(row), !placed.position.top.isEmpty else { continue }
-            mapped.insert(row)
+            guard rows.contains(row), !placed.position.top.isEmpty, filled.insert(row).inserted else { continue }
             var slot = 0
             for candidate in placed.position.top {
                 candidates += 1
@@ -54,9 +53,11 @@ public enum TeacherScoreAlignment {
                 logprobs[row * k + slot] = candidate.logprob
                 slot += 1
             }
+            // A row is mapped when one of its candidates is a student token.
+            if slot > 0 { mapped += 1 }
         }
         return Aligned(
             scores: TeacherScores(tokenIDs: studentIDs, k: k, topTokenIDs: ids, topLogProbs: logprobs),
-            mappedRows: mapped.count, candidates: candidates, mappedCandidates: mappedCandidates)
+            mappedRows: mapped, candidates: candidates, mappedCandidates: mappedCandidates)
     }
 }
