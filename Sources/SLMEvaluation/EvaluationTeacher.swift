@@ -15,6 +15,11 @@ public struct EvaluationTeacher: Sendable {
         } catch {
             throw EvaluationError("--teacher-cache \(error)")
         }
+        guard cache.attributes.source != TeacherCacheAttributes.teacherWritten else {
+            throw EvaluationError(
+                "--teacher-cache \(path) holds the teacher's own replies (source \(TeacherCacheAttributes.teacherWritten)), not its scores of the held-out text: "
+                    + "agreement needs a cache of scored text (a local teacher, or an API teacher in mode echo, with slm teacher RECIPE --split heldout)")
+        }
     }
 
     /// The cache's ids are those of one tokenizer: a model with another cannot be compared.

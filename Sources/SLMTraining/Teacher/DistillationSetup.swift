@@ -81,7 +81,9 @@ public enum DistillationSetup {
     ) throws -> TeacherCache {
         let d = try resolveMode(d, studentTokenizer: studentTokenizer, progress: progress)
         if d.teacher.api?.mode == .generate {
-            throw TrainingError("teacher-written replies (distillation.teacher.api.mode: generate) are asked for the data's records, not its tokenized samples")
+            throw TrainingError(
+                "distillation.teacher.api.mode generate: the teacher writes replies to the training records, it does not score given text; "
+                    + "scoring samples (slm teacher --split heldout, agreement with the teacher in reports) needs mode echo or a local teacher")
         }
         let expected = expectedAttributes(d, studentTokenizer: studentTokenizer)
         var missing = samples.count
