@@ -53,6 +53,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .target(name: "SLMTestSupport", dependencies: ["SLMTensor"], path: "Tests/SLMTestSupport"),
+        .target(name: "LoopbackServer", dependencies: [.product(name: "Hummingbird", package: "hummingbird")], path: "Tests/LoopbackServer"),
         .testTarget(name: "SLMTensorTests", dependencies: ["SLMTensor", "SLMTestSupport"]),
         .testTarget(name: "SLMModelTests", dependencies: ["SLMModel", "SLMTensor", "SLMTestSupport"]),
         .testTarget(name: "SLMTrainingTests", dependencies: ["SLMTraining", "SLMModel", "SLMTensor", "SLMTestSupport"]),
@@ -60,10 +61,10 @@ let package = Package(
         .testTarget(name: "NativeLibraryTests", dependencies: ["CHDF5"]),
         .testTarget(
             name: "TeacherAPITests",
-            dependencies: ["slm", "SLMServe", "SLMTraining", "SLMModel", "SLMTestSupport", .product(name: "Hummingbird", package: "hummingbird")]),
+            dependencies: ["slm", "SLMServe", "SLMTraining", "SLMModel", "SLMTestSupport", "LoopbackServer", .product(name: "Hummingbird", package: "hummingbird")]),
         .testTarget(
             name: "SLMHubTests",
-            dependencies: ["slm", "SLMHub", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Hummingbird", package: "hummingbird")]),
+            dependencies: ["slm", "SLMHub", "LoopbackServer", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Hummingbird", package: "hummingbird")]),
         .testTarget(name: "CommandLineTests", dependencies: ["slm", "SLMTraining", "SLMTestSupport"]),
     ]
 )

@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
 import Hummingbird
-import Logging
+import LoopbackServer
 import Synchronization
 
 /// A server on 127.0.0.1 in the Hugging Face Hub's URL layout, for `slm pull`'s tests: one
@@ -50,14 +50,7 @@ final class HubServer: Sendable {
         router.get("/api/models/\(repo)/tree/:revision") { request, _ in try self.tree(request) }
         router.get("/\(repo)/resolve/:revision/**") { request, context in try self.file(request, context, cdn: false) }
         router.get("/cdn/**") { request, context in try self.file(request, context, cdn: true) }
-        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { portContinuation.yield($0.localAddress?.port ?? 0) },
-            logger: { var l = Logger(label: "hub"); l.logLevel = .critical; return l }())
-        let task = Task { try await app.runService(gracefulShutdownSignals: []) }
-        for await port in ports { return (port, task) }
-        throw CancellationError()
+        return try await serveOnLoopback(router, label: "hub")
     }
 
     private func record(_ request: Request) -> Response? {

@@ -1,6 +1,6 @@
 import Foundation
 import Hummingbird
-import Logging
+import LoopbackServer
 import SLMModel
 import Synchronization
 
@@ -43,14 +43,7 @@ final class FaultyServer: Sendable {
     func start() async throws -> (port: Int, task: Task<Void, any Error>) {
         let router = Router()
         router.post("/v1/completions") { request, context in try await self.respond(request, context) }
-        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { portContinuation.yield($0.localAddress?.port ?? 0) },
-            logger: { var l = Logger(label: "faulty"); l.logLevel = .critical; return l }())
-        let task = Task { try await app.runService(gracefulShutdownSignals: []) }
-        for await port in ports { return (port, task) }
-        throw CancellationError()
+        return try await serveOnLoopback(router, label: "faulty")
     }
 
     private func respond(_ request: Request, _ context: BasicRequestContext) async throws -> Response {

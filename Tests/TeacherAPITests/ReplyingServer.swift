@@ -1,6 +1,6 @@
 import Foundation
 import Hummingbird
-import Logging
+import LoopbackServer
 import SLMModel
 import SLMTestSupport
 import Synchronization
@@ -36,14 +36,7 @@ final class ReplyingServer: Sendable {
         let recorded = try Data(contentsOf: URL(fileURLWithPath: Fixture.path("llamacpp-server/v1_completions_logprobs5_echo.raw-response.json")))
         router.post("/v1/completions") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(bytes: recorded))) }
         router.post("/v1/chat/completions") { request, _ in try await self.chat(request) }
-        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { portContinuation.yield($0.localAddress?.port ?? 0) },
-            logger: { var l = Logger(label: "replying"); l.logLevel = .critical; return l }())
-        let task = Task { try await app.runService(gracefulShutdownSignals: []) }
-        for await port in ports { return (port, task) }
-        throw CancellationError()
+        return try await serveOnLoopback(router, label: "replying")
     }
 
     /// The teacher's tokens of `reply`: the student's, some glued in pairs with `mergedTokens`.
