@@ -61,10 +61,8 @@ public enum DistillationSetup {
             progress.message("asking the teacher \(expected.teacher) for \(missing) replies")
             let teacher = try APITeacher(api, mode: .generate, k: d.k, studentTokenizer: studentTokenizer) { line in progress.message(line) }
             let outcome = try TeacherCacheFiller.fillReplies(
-                cache: d.cache, prompts: prompts, teacher: teacher, tokenizerFingerprint: expected.tokenizer, commitRows: commitRows
-            ) { done, total, tokens, seconds in
-                progress.count("teacher", done, of: total, String(format: "%d tokens, %.0f tokens/s", tokens, Double(tokens) / max(seconds, 1e-9)))
-            }
+                cache: d.cache, prompts: prompts, teacher: teacher, tokenizerFingerprint: expected.tokenizer, commitRows: commitRows,
+                progress: fillProgress(progress))
             progress.message("teacher: wrote \(outcome.scored) replies (\(outcome.scoredTokens) tokens with their prompts); \(outcome.alreadyCached) were cached already")
             if let summary = teacher.summary { progress.message(summary) }
         }
@@ -95,14 +93,19 @@ public enum DistillationSetup {
             progress.message("scoring \(missing) samples with the teacher \(expected.teacher)")
             let teacher = try makeTeacher(d, studentTokenizer: studentTokenizer, progress: progress)
             let outcome = try TeacherCacheFiller.fill(
-                cache: d.cache, samples: samples, teacher: teacher, tokenizerFingerprint: expected.tokenizer, commitRows: commitRows
-            ) { done, total, tokens, seconds in
-                progress.count("teacher", done, of: total, String(format: "%d tokens, %.0f tokens/s", tokens, Double(tokens) / max(seconds, 1e-9)))
-            }
+                cache: d.cache, samples: samples, teacher: teacher, tokenizerFingerprint: expected.tokenizer, commitRows: commitRows,
+                progress: fillProgress(progress))
             progress.message("teacher: scored \(outcome.scored) samples (\(outcome.scoredTokens) tokens); \(outcome.alreadyCached) were cached already")
             if let summary = teacher.summary { progress.message(summary) }
         }
         return try TeacherCache(path: d.cache)
+    }
+
+    /// The progress line of a cache fill: done of total, tokens and tokens/s.
+    static func fillProgress(_ progress: ProgressReporter) -> (Int, Int, Int, Double) -> Void {
+        { done, total, tokens, seconds in
+            progress.count("teacher", done, of: total, String(format: "%d tokens, %.0f tokens/s", tokens, Double(tokens) / max(seconds, 1e-9)))
+        }
     }
 
     /// The training batches with the teacher's targets. A cache of scored samples covers the data's
