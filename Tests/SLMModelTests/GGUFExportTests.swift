@@ -129,6 +129,44 @@ final class GGUFExportTests: XCTestCase {
         }
     }
 
+    /// gguf-py's F32 file re-encoded by slm straight from the file (no adapter: no model is built)
+    /// equals gguf-py's own Q8_0 / Q4_0 / Q5_1 files of the same weights byte for byte.
+    func testReencodingAGGUFFileEqualsGGUFPysQuantization() throws {
+        let base = try MergeExport.loadBase(Fixture.path("export_ref_f32.gguf"), adapter: nil)
+        for (name, fileType) in [("q8_0", GGUFFileType.q8_0), ("q4_0", .q4_0), ("q5_1", .q5_1)] {
+            let out = temporaryFile("\(name).gguf")
+            let result = try MergeExport.gguf(base, out: out, fileType: fileType, probe: nil)
+            let written = try GGUFFile(path: out), reference = try GGUFFile(path: Fixture.path("export_ref_\(name).gguf"))
+            XCTAssertEqual(result.tensors.map(\.name), reference.tensors.map(\.name), name)
+            for info in reference.tensors {
+                let copy = try XCTUnwrap(written.tensor(named: info.name), "\(name) \(info.name)")
+                XCTAssertEqual(copy.type, info.type, "\(name) \(info.name)")
+                XCTAssertTrue(written.bytes(of: copy).elementsEqual(reference.bytes(of: info)), "\(name) \(info.name): bytes differ")
+            }
+            for (key, value) in reference.metadata {
+                let copy = try XCTUnwrap(written[key], "\(name): \(key) missing")
+                XCTAssertTrue(same(copy, value), "\(name) \(key): \(copy) vs \(value)")
+            }
+        }
+        XCTAssertFalse(base.isModelLoaded, "re-encoding a GGUF file built the model")
+    }
+
+    /// A Q4_K_M re-encoding from the file and one from the loaded model are the same file.
+    func testReencodingFromTheFileEqualsWritingTheLoadedModel() throws {
+        let source = Fixture.path("hf_llama3_f16.gguf"), streamed = temporaryFile("streamed.gguf"), loaded = temporaryFile("loaded.gguf")
+        try MergeExport.gguf(try MergeExport.loadBase(source, adapter: nil), out: streamed, fileType: .q4_k_m, probe: nil)
+        let base = try MergeExport.loadBase(source, adapter: nil)
+        _ = try base.model
+        try MergeExport.gguf(base, out: loaded, fileType: .q4_k_m, probe: nil)
+        let a = try GGUFFile(path: streamed), b = try GGUFFile(path: loaded)
+        XCTAssertEqual(a.tensors.map(\.name).sorted(), b.tensors.map(\.name).sorted())
+        for info in b.tensors {
+            let copy = try XCTUnwrap(a.tensor(named: info.name))
+            XCTAssertEqual(copy.type, info.type, info.name)
+            XCTAssertTrue(a.bytes(of: copy).elementsEqual(b.bytes(of: info)), "\(info.name): bytes differ")
+        }
+    }
+
     /// The f32 export read back gives PEFT's logits for base + adapter, and the export's own check agrees.
     func testExportReadBackGivesPEFTsLogits() throws {
         struct Expected: Decodable { let ids: [Int32]; let logits: [[Float]] }

@@ -43,16 +43,25 @@ public enum GGUFExport {
         _ model: Transformer, metadata: [(key: String, value: GGUFValue)], fileType: GGUFFileType,
         ropeFactors: [Float]? = nil, to path: String, progress: (Int, Int) -> Void = { _, _ in }
     ) throws -> [TensorReport] {
-        let entries = try tensorEntries(model, fileType: fileType, ropeFactors: ropeFactors)
+        try write(tensorEntries(model, fileType: fileType, ropeFactors: ropeFactors), metadata: metadata, fileType: fileType, to: path, progress: progress)
+    }
+
+    /// Writes `entries`, each encoded in its type from its Float32 values, and reports each one's error.
+    static func write(
+        _ entries: [Entry], metadata: [(key: String, value: GGUFValue)], fileType: GGUFFileType, to path: String,
+        progress: (Int, Int) -> Void
+    ) throws -> [TensorReport] {
         for entry in entries where !Quantize.canEncode(entry.type) {
             throw FormatError(file: path, field: entry.name, "slm cannot write \(entry.type) yet (the \(fileType.rawValue) export needs it)")
         }
         let reports = ReportLog()
         let written = entries.map { entry in
             GGUFWriter.TensorEntry(name: entry.name, shape: entry.shape, type: entry.type) { out in
-                let values = try entry.values()
-                let error = Quantize.encodeMeasuringError(entry.type, values.data, count: values.count, into: out.baseAddress!)
-                reports.append(TensorReport(name: entry.name, shape: entry.shape, type: entry.type, bytes: out.count, relativeRMSError: error))
+                try entry.withValues { values in
+                    let count = entry.shape.reduce(1, *)
+                    let error = Quantize.encodeMeasuringError(entry.type, values, count: count, into: out.baseAddress!)
+                    reports.append(TensorReport(name: entry.name, shape: entry.shape, type: entry.type, bytes: out.count, relativeRMSError: error))
+                }
             }
         }
         try GGUFWriter.write(metadata: exportMetadata(metadata, fileType: fileType), tensors: written, to: path, progress: progress)
@@ -68,13 +77,28 @@ public enum GGUFExport {
         ]
     }
 
-    /// A tensor to write: name, row-major shape, type, and its Float32 values (made when asked, so
-    /// that only one tensor's copy is alive at a time).
+    /// A tensor to write: name, row-major shape, type, and its Float32 values, lent to a closure
+    /// when asked (made then, so that only one tensor's copy is alive at a time, or read in place).
     struct Entry {
         var name: String
         var shape: [Int]
         var type: GGMLType
-        var values: () throws -> Tensor
+        var withValues: (_ body: (UnsafePointer<Float>) -> Void) throws -> Void
+
+        init(name: String, shape: [Int], type: GGMLType, withValues: @escaping (_ body: (UnsafePointer<Float>) -> Void) throws -> Void) {
+            self.name = name
+            self.shape = shape
+            self.type = type
+            self.withValues = withValues
+        }
+
+        /// An entry whose values are a tensor made when asked.
+        init(name: String, shape: [Int], type: GGMLType, values: @escaping () throws -> Tensor) {
+            self.init(name: name, shape: shape, type: type) { body in
+                let tensor = try values()
+                withExtendedLifetime(tensor) { body(tensor.data) }
+            }
+        }
     }
 
     static func tensorEntries(_ model: Transformer, fileType: GGUFFileType, ropeFactors: [Float]?) throws -> [Entry] {

@@ -26,7 +26,7 @@ public enum HuggingFaceExport {
     }
 
     private static func write(_ base: ExportBase, dtype: SafetensorsWriter.DType, into folder: String) throws {
-        let model = base.model
+        let model = try base.model
         var entries = [SafetensorsWriter.Entry(name: "model.embed_tokens.weight", shape: model.embedTokens.shape) { model.embedTokens }]
         for (n, layer) in model.layers.enumerated() {
             let w = layer.weights, p = "model.layers.\(n)."
@@ -73,7 +73,7 @@ public enum HuggingFaceExport {
     static func metadataInt(_ base: ExportBase, _ key: String) -> Int? { base.metadata.first { $0.key == key }?.value.integer }
 
     static func config(_ base: ExportBase, dtype: SafetensorsWriter.DType, tied: Bool) throws -> [String: Any] {
-        let c = base.model.config
+        let c = try base.model.config
         let theta = base.metadata.first { $0.key == "\(c.architecture).rope.freq_base" }?.value.double ?? 10_000
         let family = ["qwen2": "Qwen2", "qwen3": "Qwen3", "mistral": "Mistral"][c.architecture] ?? "Llama"
         var llama3: [String: Any]?
@@ -113,8 +113,8 @@ public enum HuggingFaceExport {
         return config
     }
 
-    static func tokenizerConfig(_ base: ExportBase) -> [String: Any] {
-        var config: [String: Any] = ["tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": base.model.config.maxPositions]
+    static func tokenizerConfig(_ base: ExportBase) throws -> [String: Any] {
+        var config: [String: Any] = ["tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": try base.model.config.maxPositions]
         let tokens = base.tokenizer.tokens
         for (key, gguf) in [("bos_token", "bos"), ("eos_token", "eos"), ("unk_token", "unknown"), ("pad_token", "padding")] {
             if let id = metadataInt(base, "tokenizer.ggml.\(gguf)_token_id"), id >= 0, id < tokens.count { config[key] = tokens[id] }

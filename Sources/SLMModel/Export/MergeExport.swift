@@ -70,7 +70,8 @@ public enum MergeExport {
         switch request.format {
         case .loraGGUF:
             let name = URL(fileURLWithPath: request.adapter!).standardizedFileURL.lastPathComponent
-            try LoRAAdapterGGUF.write(loaded.model, architecture: loaded.model.config.architecture, name: name, to: request.out)
+            let model = try loaded.model
+            try LoRAAdapterGGUF.write(model, architecture: model.config.architecture, name: name, to: request.out)
             return .adapter
         case .safetensors:
             return .folder(try safetensors(loaded, out: request.out, dtype: request.dtype, probe: request.probe, probeIds: request.probeIds))
@@ -151,14 +152,20 @@ public enum MergeExport {
     }
 
     /// Writes `base` (with its adapter) to `out` as GGUF of `fileType`; with a `probe` text, reads the
-    /// file back and compares it with base + adapter.
+    /// file back and compares it with base + adapter. A GGUF base with nothing attached is re-encoded
+    /// from its file, tensor by tensor.
     public static func gguf(
         _ base: ExportBase, out: String, fileType: GGUFFileType, probe: String?, probeIds: [Int32]? = nil,
         progress: (Int, Int) -> Void = { _, _ in }
     ) throws -> GGUFResult {
         let start = Date()
-        let reports = try GGUFExport.write(
-            base.model, metadata: base.metadata, fileType: fileType, ropeFactors: base.ropeFactors, to: out, progress: progress)
+        let reports: [GGUFExport.TensorReport]
+        if let file = base.ggufFile, !base.isModelLoaded {
+            reports = try GGUFExport.write(reencoding: file, fileType: fileType, to: out, progress: progress)
+        } else {
+            reports = try GGUFExport.write(
+                base.model, metadata: base.metadata, fileType: fileType, ropeFactors: base.ropeFactors, to: out, progress: progress)
+        }
         let seconds = Date().timeIntervalSince(start)
         let bytes = (try? FileManager.default.attributesOfItem(atPath: out)[.size] as? Int) ?? 0
         var comparison: ExportComparison?
