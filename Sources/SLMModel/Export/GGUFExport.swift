@@ -99,17 +99,26 @@ public enum GGUFExport {
                     return rotaryHeads.map { permuteRotaryRows(dense, heads: $0) } ?? dense
                 }
             }
+            entries.append(entry(p + "attn_norm.weight", w.inputLayernorm.shape) { w.inputLayernorm })
+            if let qkv = w.qkvProj {
+                entries.append(projection("attn_qkv.weight", qkv))
+            } else if let q = w.qProj, let k = w.kProj, let v = w.vProj {
+                entries += [
+                    projection("attn_q.weight", q, rotaryHeads: permuted ? c.heads : nil),
+                    projection("attn_k.weight", k, rotaryHeads: permuted ? c.kvHeads : nil),
+                    projection("attn_v.weight", v),
+                ]
+            }
             entries += [
-                entry(p + "attn_norm.weight", w.inputLayernorm.shape) { w.inputLayernorm },
-                projection("attn_q.weight", w.qProj, rotaryHeads: permuted ? c.heads : nil),
-                projection("attn_k.weight", w.kProj, rotaryHeads: permuted ? c.kvHeads : nil),
-                projection("attn_v.weight", w.vProj),
                 projection("attn_output.weight", w.oProj),
                 entry(p + "ffn_norm.weight", w.postAttentionLayernorm.shape) { w.postAttentionLayernorm },
-                projection("ffn_gate.weight", w.gateProj),
-                projection("ffn_up.weight", w.upProj),
-                projection("ffn_down.weight", w.downProj),
             ]
+            if let gateUp = w.gateUpProj {
+                entries.append(projection("ffn_up.weight", gateUp))
+            } else if let gate = w.gateProj, let up = w.upProj {
+                entries += [projection("ffn_gate.weight", gate), projection("ffn_up.weight", up)]
+            }
+            entries.append(projection("ffn_down.weight", w.downProj))
             let optional: [(String, Tensor?)] = [
                 ("attn_q.bias", w.qBias), ("attn_k.bias", w.kBias), ("attn_v.bias", w.vBias),
                 ("attn_q_norm.weight", w.qNorm), ("attn_k_norm.weight", w.kNorm),

@@ -32,7 +32,7 @@ public enum HuggingFaceExport {
             let w = layer.weights, p = "model.layers.\(n)."
             entries.append(.init(name: p + "input_layernorm.weight", shape: w.inputLayernorm.shape) { w.inputLayernorm })
             entries.append(.init(name: p + "post_attention_layernorm.weight", shape: w.postAttentionLayernorm.shape) { w.postAttentionLayernorm })
-            for (module, path) in DecoderLayerWeights.projections {
+            for (module, path) in w.projections {
                 let weight = w[keyPath: path]
                 entries.append(.init(name: p + module + ".weight", shape: weight.shape) { try GGUFExport.denseWeight(weight) })
             }

@@ -25,7 +25,7 @@ public enum LoRAAdapterGGUF {
         var entries: [GGUFWriter.TensorEntry] = []
         var configs: [LoRAConfig] = []
         for (n, layer) in model.layers.enumerated() {
-            for (module, keyPath) in DecoderLayerWeights.projections {
+            for (module, keyPath) in layer.weights.projections {
                 guard let adapter = layer.weights[keyPath: keyPath] as? LoRALinear, let gguf = tensorNames[module] else { continue }
                 configs.append(adapter.config)
                 let heads = !model.config.ggufPermutesRotaryRows ? nil : gguf == "attn_q" ? layer.config.heads : gguf == "attn_k" ? layer.config.kvHeads : nil
