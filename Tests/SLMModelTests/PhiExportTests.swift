@@ -40,7 +40,7 @@ final class PhiExportTests: XCTestCase {
         try assertMatches(phi3, expected.hf_phi3, "phi3.gguf")
         let phi4 = try ModelLoader.load(path: Fixture.path("phi4mini.gguf")).model
         XCTAssertTrue(phi4.config.tieWordEmbeddings)
-        XCTAssertEqual(phi4.config.rope.rotaryDim, 12)
+        XCTAssertEqual(phi4.config.rope.rotaryDim, 6)
         XCTAssertEqual(phi4.config.longRope?.originalMaxPositions, 16)
         try assertMatches(phi4, expected.hf_phi4mini, "phi4mini.gguf")
         try assertMatches(phi4, expected.hf_phi4mini_short, ids: Array(expected.ids.prefix(12)), "phi4mini.gguf, 12 tokens")
@@ -89,7 +89,7 @@ final class PhiExportTests: XCTestCase {
         XCTAssertEqual(config["original_max_position_embeddings"] as? Int, 16)
         let scaling = try XCTUnwrap(config["rope_scaling"] as? [String: Any])
         XCTAssertEqual(scaling["type"] as? String, "longrope")
-        XCTAssertEqual((scaling["long_factor"] as? [Double])?.count, 6)
+        XCTAssertEqual((scaling["long_factor"] as? [Double])?.count, 3)
         XCTAssertNil(scaling["attention_factor"], "the derived one")
         XCTAssertTrue(config["pad_token_id"] is NSNull, "Phi3Config's default 32000 lies outside the vocabulary")
         let model = try ModelLoader.load(path: out).model

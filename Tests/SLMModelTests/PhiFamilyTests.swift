@@ -60,7 +60,7 @@ final class PhiFamilyTests: XCTestCase {
     func testPhi4MiniWithPartialRotaryAndLongRopeMatchesTransformers() throws {
         let model = try assertMatches("hf_phi4mini", expected.hf_phi4mini)
         XCTAssertTrue(model.config.tieWordEmbeddings)
-        XCTAssertEqual(model.config.rope.rotaryDim, 12)
+        XCTAssertEqual(model.config.rope.rotaryDim, 6)
         XCTAssertEqual(model.config.longRope?.originalMaxPositions, 16)
         // factor 64 / 16 = 4: cos and sin scaled by √(1 + ln 4 / ln 16) = √1.5
         XCTAssertEqual(model.config.rope.attentionScaling, 1.5.squareRoot(), accuracy: 1e-12)
