@@ -76,6 +76,23 @@ final class PhiExportTests: XCTestCase {
         try assertMatches(try ModelLoader.load(path: out).model, expected.merged_logits, "merged GGUF")
     }
 
+    /// A Q8_0 phi3 file kept quantized (fused attn_qkv and ffn_up in their blocks) gives the logits of
+    /// the same file dequantized, prompt and cached decoding alike.
+    func testQuantizedPhiGGUFKeptQuantizedMatchesItsDequantizedSelf() throws {
+        let out = temporaryFolder() + "/phi4mini.q8_0.gguf"
+        try MergeExport.gguf(try MergeExport.loadBase(Fixture.path("hf_phi4mini"), adapter: nil), out: out, fileType: .q8_0, probe: nil)
+        let quantized = try ModelLoader.load(path: out, keepQuantized: true).model
+        XCTAssertTrue(quantized.layers[0].weights.qkvProj is QuantizedMatrix)
+        XCTAssertTrue(quantized.layers[0].weights.gateUpProj is QuantizedMatrix)
+        let dense = try ModelLoader.load(path: out).model
+        assertClose(try PhiFamilyTests.logits(quantized, expected.ids), try PhiFamilyTests.logits(dense, expected.ids), tolerance: 1e-3, "prompt")
+        let cache = try KVCache(config: quantized.config, maxTokens: 32)
+        _ = try quantized.nextTokenLogits(Array(expected.ids.prefix(20)), cache: cache)
+        let last = try quantized.nextTokenLogits([expected.ids[20]], cache: cache)
+        let reference = try PhiFamilyTests.logits(dense, Array(expected.ids.prefix(21)))
+        for j in 0..<256 { XCTAssertEqual(last.data[j], reference.data[20 * 256 + j], accuracy: 1e-3) }
+    }
+
     /// A phi3 GGUF exported as a Hugging Face folder is a Phi3ForCausalLM with its LongRoPE in
     /// rope_scaling, and reads back to transformers' logits (transformers itself loads such a folder,
     /// merged with peft_phi_adapter, to PEFT's merged logits within 1e-6: checked by hand, see the report).
