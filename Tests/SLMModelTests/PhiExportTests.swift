@@ -76,6 +76,25 @@ final class PhiExportTests: XCTestCase {
         try assertMatches(try ModelLoader.load(path: out).model, expected.merged_logits, "merged GGUF")
     }
 
+    /// `slm merge --format lora-gguf` of the PEFT adapter on the fused projections equals what
+    /// llama.cpp's convert_lora_to_gguf.py wrote: attn_qkv / ffn_up names, every tensor byte for byte.
+    func testLoRAGGUFEqualsTheLoRAConverters() throws {
+        let out = temporaryFolder() + "/phi_lora.gguf"
+        _ = try MergeExport.run(
+            .init(base: Fixture.path("hf_phi4mini"), adapter: Fixture.path("peft_phi_adapter"), out: out, format: .loraGGUF, fileType: .f32, dtype: .f32, probe: nil))
+        let (written, converter) = (try GGUFFile(path: out), try GGUFFile(path: Fixture.path("phi_lora.gguf")))
+        XCTAssertEqual(Set(written.tensors.map(\.name)), Set(converter.tensors.map(\.name)))
+        XCTAssertTrue(converter.tensors.contains { $0.name == "blk.1.attn_qkv.weight.lora_b" })
+        for info in converter.tensors {
+            let copy = try XCTUnwrap(written.tensor(named: info.name))
+            XCTAssertEqual(copy.shape, info.shape, info.name)
+            XCTAssertEqual(Array(written.bytes(of: copy)), Array(converter.bytes(of: info)), info.name)
+        }
+        for key in ["general.architecture", "general.type", "adapter.type", "adapter.lora.alpha"] {
+            XCTAssertEqual(written[key].map { "\($0)" }, converter[key].map { "\($0)" }, key)
+        }
+    }
+
     /// A Q8_0 phi3 file kept quantized (fused attn_qkv and ffn_up in their blocks) gives the logits of
     /// the same file dequantized, prompt and cached decoding alike.
     func testQuantizedPhiGGUFKeptQuantizedMatchesItsDequantizedSelf() throws {
