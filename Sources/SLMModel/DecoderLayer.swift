@@ -1,7 +1,7 @@
 import SLMTensor
 
 /// Hyper-parameters of one pre-norm decoder layer (Llama / SmolLM2 layout, with the switches of
-/// Qwen2, Qwen3 and Mistral: see `ModelConfig`).
+/// Qwen2, Qwen3, Mistral and Phi-3: see `ModelConfig`).
 public struct DecoderLayerConfig: Sendable {
     public var hiddenSize: Int
     public var heads: Int
@@ -13,10 +13,13 @@ public struct DecoderLayerConfig: Sendable {
     public var attentionBias: Bool
     public var queryKeyNorm: Bool
     public var slidingWindow: Int?
+    /// Phi-3's LongRoPE: other frequencies once a sequence reaches past the original context (`rope`
+    /// holds the short-context ones), or nil.
+    public var longRope: LongRope?
 
     public init(
         hiddenSize: Int, heads: Int, kvHeads: Int, headDim: Int, intermediateSize: Int, rmsNormEps: Float, rope: RopeFrequencies,
-        attentionBias: Bool = false, queryKeyNorm: Bool = false, slidingWindow: Int? = nil
+        attentionBias: Bool = false, queryKeyNorm: Bool = false, slidingWindow: Int? = nil, longRope: LongRope? = nil
     ) {
         self.hiddenSize = hiddenSize
         self.heads = heads
@@ -28,6 +31,15 @@ public struct DecoderLayerConfig: Sendable {
         self.attentionBias = attentionBias
         self.queryKeyNorm = queryKeyNorm
         self.slidingWindow = slidingWindow
+        self.longRope = longRope
+    }
+
+    /// The rotary frequencies of a forward over `positions`: the long ones of LongRoPE when the
+    /// sequence reaches past the original context (max(positions) + 1 > originalMaxPositions, the
+    /// rule of transformers' `longrope_frequency_update`, applied to the whole batch), else `rope`.
+    public func rope(for positions: [Int32]) -> RopeFrequencies {
+        guard let longRope, let last = positions.max(), Int(last) + 1 > longRope.originalMaxPositions else { return rope }
+        return longRope.long
     }
 
     /// SmolLM2-135M: 576 wide, 9 query heads and 3 key/value heads of 64, MLP 1536, rope base 100,000.
@@ -40,11 +52,25 @@ public struct DecoderLayerConfig: Sendable {
 
 /// The weights of one decoder layer, in Hugging Face's names and [out, in] layout.
 /// Projections are dense tensors or, for a frozen base, quantized matrices.
+///
+/// Attention's inputs come from q_proj, k_proj and v_proj, or (Phi-3) from one fused qkv_proj
+/// [(Hq + 2·Hkv)·D, C] whose rows are q's, then k's, then v's; the MLP's from gate_proj and up_proj,
+/// or (Phi-3) from one gate_up_proj [2·F, C], gate rows then up rows. A layer holds one form or the
+/// other (the initialisers make sure), and a fused projection stays one weight, so that a LoRA
+/// adapter on it is one `LoRALinear`, as PEFT makes it.
 public struct DecoderLayerWeights {
     public var inputLayernorm: Tensor
-    public var qProj: any LinearWeight, kProj: any LinearWeight, vProj: any LinearWeight, oProj: any LinearWeight
+    /// nil when `qkvProj` holds them.
+    public var qProj: (any LinearWeight)?, kProj: (any LinearWeight)?, vProj: (any LinearWeight)?
+    /// Phi-3's fused q/k/v projection, or nil.
+    public var qkvProj: (any LinearWeight)?
+    public var oProj: any LinearWeight
     public var postAttentionLayernorm: Tensor
-    public var gateProj: any LinearWeight, upProj: any LinearWeight, downProj: any LinearWeight
+    /// nil when `gateUpProj` holds them.
+    public var gateProj: (any LinearWeight)?, upProj: (any LinearWeight)?
+    /// Phi-3's fused gate/up projection, or nil.
+    public var gateUpProj: (any LinearWeight)?
+    public var downProj: any LinearWeight
     /// q_proj, k_proj and v_proj's biases [out] (Qwen2), or nil.
     public var qBias: Tensor?, kBias: Tensor?, vBias: Tensor?
     /// The per-head query and key RMSNorm weights [headDim] (Qwen3), or nil.
@@ -72,10 +98,47 @@ public struct DecoderLayerWeights {
         self.kNorm = kNorm
     }
 
+    /// A Phi-3 layer: fused qkv_proj and gate_up_proj.
+    public init(
+        inputLayernorm: Tensor, qkvProj: any LinearWeight, oProj: any LinearWeight, postAttentionLayernorm: Tensor,
+        gateUpProj: any LinearWeight, downProj: any LinearWeight
+    ) {
+        self.inputLayernorm = inputLayernorm
+        self.qkvProj = qkvProj
+        self.oProj = oProj
+        self.postAttentionLayernorm = postAttentionLayernorm
+        self.gateUpProj = gateUpProj
+        self.downProj = downProj
+    }
+
+    /// The projections the layer holds, by Hugging Face module name ("self_attn.q_proj",
+    /// "self_attn.qkv_proj", "mlp.gate_up_proj", …), in Hugging Face's order.
+    public var projections: [(module: String, path: WritableKeyPath<DecoderLayerWeights, any LinearWeight>)] {
+        var list: [(module: String, path: WritableKeyPath<DecoderLayerWeights, any LinearWeight>)]
+        if qkvProj != nil {
+            list = [("self_attn.qkv_proj", \.qkvProj!)]
+        } else {
+            list = [("self_attn.q_proj", \.qProj!), ("self_attn.k_proj", \.kProj!), ("self_attn.v_proj", \.vProj!)]
+        }
+        list.append(("self_attn.o_proj", \.oProj))
+        if gateUpProj != nil {
+            list.append(("mlp.gate_up_proj", \.gateUpProj!))
+        } else {
+            list += [("mlp.gate_proj", \.gateProj!), ("mlp.up_proj", \.upProj!)]
+        }
+        list.append(("mlp.down_proj", \.downProj))
+        return list
+    }
+
     /// The dense tensors among the weights (quantized ones are frozen and not listed).
+    /// Order: input_layernorm, the attention projections, post_attention_layernorm, the MLP's, then
+    /// biases and norms.
     public var all: [Tensor] {
-        let weights: [any LinearWeight] = [inputLayernorm, qProj, kProj, vProj, oProj, postAttentionLayernorm, gateProj, upProj, downProj]
-        return weights.compactMap { $0 as? Tensor } + [qBias, kBias, vBias, qNorm, kNorm].compactMap { $0 }
+        func dense(_ prefix: String) -> [Tensor] {
+            projections.filter { $0.module.hasPrefix(prefix) }.compactMap { self[keyPath: $0.path] as? Tensor }
+        }
+        return [inputLayernorm] + dense("self_attn.") + [postAttentionLayernorm] + dense("mlp.")
+            + [qBias, kBias, vBias, qNorm, kNorm].compactMap { $0 }
     }
 
     /// Random weights of the right shapes (for benchmarks and tests), uniform in ±1/√fan-in.
@@ -105,7 +168,8 @@ public struct DecoderLayerWeights {
 }
 
 /// A pre-norm decoder layer: x + Attn(RMSNorm(x)), then + MLP(RMSNorm(·)) with SwiGLU. Attention's
-/// q, k and v may carry biases, q and k a per-head RMSNorm, and the causal mask a sliding window.
+/// q, k and v may carry biases, q and k a per-head RMSNorm, and the causal mask a sliding window;
+/// q/k/v and gate/up may come fused (Phi-3), and the rotary frequencies from LongRoPE.
 public struct DecoderLayer {
     public let config: DecoderLayerConfig
     public var weights: DecoderLayerWeights
@@ -148,19 +212,34 @@ public struct DecoderLayer {
     func attentionInputs(_ x: Tensor, positions: [Int32]) throws -> (q: Tensor, k: Tensor, v: Tensor) {
         let c = config, w = weights, tokens = x.shape[0]
         let h = try x.rmsNorm(weight: w.inputLayernorm, eps: c.rmsNormEps)
-        func projected(_ weight: any LinearWeight, bias: Tensor?) throws -> Tensor {
-            let y = try h.linear(weight)
-            return try bias.map { try y + $0 } ?? y
-        }
+        let frequencies = c.rope(for: positions)
         /// [N, heads, D], each head normalised by `norm` when the model has one, then rotated.
         func rotated(_ y: Tensor, heads: Int, norm: Tensor?) throws -> Tensor {
             var y = y
             if let norm { y = try y.reshaped([tokens * heads, c.headDim]).rmsNorm(weight: norm, eps: c.rmsNormEps) }
-            return try y.reshaped([tokens, heads, c.headDim]).rope(positions: positions, frequencies: c.rope)
+            return try y.reshaped([tokens, heads, c.headDim]).rope(positions: positions, frequencies: frequencies)
         }
-        let q = try rotated(projected(w.qProj, bias: w.qBias), heads: c.heads, norm: w.qNorm)
-        let k = try rotated(projected(w.kProj, bias: w.kBias), heads: c.kvHeads, norm: w.kNorm)
-        return (q, k, try projected(w.vProj, bias: w.vBias))
+        let (q, k, v) = try queryKeyValue(h)
+        return (try rotated(q, heads: c.heads, norm: w.qNorm), try rotated(k, heads: c.kvHeads, norm: w.kNorm), v)
+    }
+
+    /// q [N, Hq·D], k and v [N, Hkv·D] of the normalised input h [N, C], before any norm or rotation:
+    /// three projections (plus their biases), or the columns of one fused qkv_proj.
+    func queryKeyValue(_ h: Tensor) throws -> (q: Tensor, k: Tensor, v: Tensor) {
+        let c = config, w = weights, qWidth = c.heads * c.headDim, kvWidth = c.kvHeads * c.headDim
+        if let qkv = w.qkvProj {
+            let y = try h.linear(qkv)
+            return (try y.narrow(lastAxis: 0..<qWidth), try y.narrow(lastAxis: qWidth..<(qWidth + kvWidth)),
+                    try y.narrow(lastAxis: (qWidth + kvWidth)..<(qWidth + 2 * kvWidth)))
+        }
+        guard let qProj = w.qProj, let kProj = w.kProj, let vProj = w.vProj else {
+            throw TensorError(op: "DecoderLayer", "the layer has neither q_proj, k_proj and v_proj nor qkv_proj")
+        }
+        func projected(_ weight: any LinearWeight, bias: Tensor?) throws -> Tensor {
+            let y = try h.linear(weight)
+            return try bias.map { try y + $0 } ?? y
+        }
+        return (try projected(qProj, bias: w.qBias), try projected(kProj, bias: w.kBias), try projected(vProj, bias: w.vBias))
     }
 
     /// The rest of the layer after attention [N, Hq·D]: x + o_proj(attention), then + MLP(RMSNorm(·)).
@@ -168,7 +247,21 @@ public struct DecoderLayer {
         let c = config, w = weights
         let x1 = try x + attention.linear(w.oProj)
         let h2 = try x1.rmsNorm(weight: w.postAttentionLayernorm, eps: c.rmsNormEps)
-        let mlp = try Tensor.swiglu(gate: h2.linear(w.gateProj), up: h2.linear(w.upProj)).linear(w.downProj)
+        let (gate, up) = try gateAndUp(h2)
+        let mlp = try Tensor.swiglu(gate: gate, up: up).linear(w.downProj)
         return try x1 + mlp
+    }
+
+    /// The MLP's gate and up [N, F] of h [N, C]: two projections, or the halves of one fused gate_up_proj.
+    func gateAndUp(_ h: Tensor) throws -> (gate: Tensor, up: Tensor) {
+        let f = config.intermediateSize, w = weights
+        if let gateUp = w.gateUpProj {
+            let y = try h.linear(gateUp)
+            return (try y.narrow(lastAxis: 0..<f), try y.narrow(lastAxis: f..<(2 * f)))
+        }
+        guard let gateProj = w.gateProj, let upProj = w.upProj else {
+            throw TensorError(op: "DecoderLayer", "the layer has neither gate_proj and up_proj nor gate_up_proj")
+        }
+        return (try h.linear(gateProj), try h.linear(upProj))
     }
 }

@@ -20,11 +20,15 @@ public struct ModelConfig: Sendable {
     public var queryKeyNorm = false
     /// Mistral: a query sees only the `slidingWindow` latest positions, its own included; nil: all.
     public var slidingWindow: Int? = nil
+    /// Phi-3: q/k/v come from one qkv_proj and gate/up from one gate_up_proj (see `DecoderLayerWeights`).
+    public var fusedProjections = false
+    /// Phi-3's LongRoPE (`rope` then holds the short-context frequencies), or nil.
+    public var longRope: LongRope? = nil
 
     public var layer: DecoderLayerConfig {
         DecoderLayerConfig(
             hiddenSize: hiddenSize, heads: heads, kvHeads: kvHeads, headDim: headDim,
             intermediateSize: intermediateSize, rmsNormEps: rmsNormEps, rope: rope,
-            attentionBias: attentionBias, queryKeyNorm: queryKeyNorm, slidingWindow: slidingWindow)
+            attentionBias: attentionBias, queryKeyNorm: queryKeyNorm, slidingWindow: slidingWindow, longRope: longRope)
     }
 }

@@ -2,17 +2,15 @@ import SLMTensor
 
 extension Transformer {
     /// Every dense weight with its Hugging Face name ("model.layers.0.self_attn.q_proj.weight", Qwen2's
-    /// "….q_proj.bias", Qwen3's "….self_attn.q_norm.weight"), in a fixed order. Quantized projections and projections wrapped in LoRA are not dense and not listed.
+    /// "….q_proj.bias", Qwen3's "….self_attn.q_norm.weight", Phi-3's "….self_attn.qkv_proj.weight"), in a fixed order. Quantized projections and projections wrapped in LoRA are not dense and not listed.
     public var namedParameters: [(name: String, tensor: Tensor)] {
         var named: [(String, Tensor)] = [("model.embed_tokens.weight", embedTokens)]
         for (n, layer) in layers.enumerated() {
             let w = layer.weights
-            let entries: [(String, any LinearWeight)] = [
-                ("input_layernorm", w.inputLayernorm), ("self_attn.q_proj", w.qProj), ("self_attn.k_proj", w.kProj),
-                ("self_attn.v_proj", w.vProj), ("self_attn.o_proj", w.oProj),
-                ("post_attention_layernorm", w.postAttentionLayernorm), ("mlp.gate_proj", w.gateProj),
-                ("mlp.up_proj", w.upProj), ("mlp.down_proj", w.downProj),
-            ]
+            let projections = w.projections.map { ($0.module, w[keyPath: $0.path]) }
+            let attention = projections.filter { $0.0.hasPrefix("self_attn.") }, mlp = projections.filter { $0.0.hasPrefix("mlp.") }
+            let entries: [(String, any LinearWeight)] = [("input_layernorm", w.inputLayernorm)] + attention
+                + [("post_attention_layernorm", w.postAttentionLayernorm)] + mlp
             for (module, weight) in entries {
                 if let tensor = weight as? Tensor { named.append(("model.layers.\(n).\(module).weight", tensor)) }
             }

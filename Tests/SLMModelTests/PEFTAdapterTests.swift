@@ -92,6 +92,6 @@ final class PEFTAdapterTests: XCTestCase {
 
 extension DecoderLayerWeights {
     static func projectionsForTests(_ w: DecoderLayerWeights) -> [any LinearWeight] {
-        [w.qProj, w.kProj, w.vProj, w.oProj, w.gateProj, w.upProj, w.downProj]
+        w.projections.map { w[keyPath: $0.path] }
     }
 }

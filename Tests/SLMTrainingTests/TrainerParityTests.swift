@@ -7,7 +7,8 @@ import XCTest
 
 /// The trainer against PyTorch (+ PEFT) (fixtures/make_training_run.py): the same packed micro-batches,
 /// accumulation, clipping, cosine schedule and AdamW from the same start give the same losses,
-/// gradient norms and final weights, for LoRA and for full fine-tuning of selected weights.
+/// gradient norms and final weights, for LoRA (Llama's projections and Phi's fused ones) and for full
+/// fine-tuning of selected weights.
 final class TrainerParityTests: XCTestCase {
     struct Run: Decodable {
         struct Hyper: Decodable {
@@ -38,6 +39,15 @@ final class TrainerParityTests: XCTestCase {
         let run = try load("training_run.json")
         let (model, tokenizer) = try HuggingFaceModelLoader.load(folder: Fixture.path("hf_llama"))
         let loaded = try PEFTAdapter.load(Fixture.path("peft_adapter"), into: model)
+        let saved = try train(run, model, try XCTUnwrap(tokenizer), TrainableParameters.lora(loaded.adapters, config: loaded.config))
+        try assertFinal(run, saved + "/" + PEFTAdapter.weightsFile) { $0.replacingOccurrences(of: ".default.", with: ".") }
+    }
+
+    /// LoRA on Phi's fused qkv_proj and gate_up_proj (fixtures/make_phi.py), one adapter each as PEFT's.
+    func testPhiLoRAOnFusedProjectionsEqualsPyTorchPEFT() throws {
+        let run = try load("training_run_phi.json")
+        let (model, tokenizer) = try HuggingFaceModelLoader.load(folder: Fixture.path("hf_phi4mini"))
+        let loaded = try PEFTAdapter.load(Fixture.path("peft_phi_adapter"), into: model)
         let saved = try train(run, model, try XCTUnwrap(tokenizer), TrainableParameters.lora(loaded.adapters, config: loaded.config))
         try assertFinal(run, saved + "/" + PEFTAdapter.weightsFile) { $0.replacingOccurrences(of: ".default.", with: ".") }
     }

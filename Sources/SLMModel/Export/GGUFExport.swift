@@ -1,23 +1,25 @@
 import Foundation
 import SLMTensor
 
-/// Writes a `Transformer` (llama, qwen2 or qwen3 architecture: see `ModelConfig.ggufArchitecture`)
+/// Writes a `Transformer` (llama, qwen2, qwen3 or phi3 architecture: see `ModelConfig.ggufArchitecture`)
 /// as a GGUF file llama.cpp runs.
 ///
 /// Tensors, in llama.cpp's names and order (shapes row-major, [out, in]; the file stores dims reversed):
 /// ```
 /// token_embd.weight        [vocab, hidden]
 /// rope_freqs.weight        [head_dim / 2]   F32, only for Llama 3 rope scaling (1 / factor per frequency)
+/// rope_factors_long.weight, rope_factors_short.weight [rotary_dim / 2]  F32, phi3 LongRoPE only (divisors)
 /// blk.N.attn_norm.weight   [hidden]          F32
 /// blk.N.attn_q.weight      [heads·D, hidden]     llama: rows of each head interleaved for llama.cpp's rotary kernel
 /// blk.N.attn_k.weight      [kv_heads·D, hidden]  likewise
 /// blk.N.attn_{q,k,v}.bias  [out]             F32, qwen2 only
 /// blk.N.attn_{q,k}_norm.weight [D]           F32, qwen3 only
 /// blk.N.attn_v.weight      [kv_heads·D, hidden]
+/// blk.N.attn_qkv.weight    [(heads + 2·kv_heads)·D, hidden]   phi3, instead of attn_q/k/v
 /// blk.N.attn_output.weight [hidden, heads·D]
 /// blk.N.ffn_norm.weight    [hidden]          F32
 /// blk.N.ffn_gate.weight    [ffn, hidden]
-/// blk.N.ffn_up.weight      [ffn, hidden]
+/// blk.N.ffn_up.weight      [ffn, hidden]     phi3: [2·ffn, hidden], gate rows then up rows, and no ffn_gate
 /// blk.N.ffn_down.weight    [hidden, ffn]
 /// output_norm.weight       [hidden]          F32
 /// output.weight            [vocab, hidden]   absent when tied to token_embd
@@ -107,7 +109,13 @@ public enum GGUFExport {
         func entry(_ name: String, _ shape: [Int], _ values: @escaping () throws -> Tensor) -> Entry {
             Entry(name: name, shape: shape, type: fileType.tensorType(name: name, shape: shape, layers: config.layers, tiedOutput: tied), values: values)
         }
-        var entries = [entry("token_embd.weight", model.embedTokens.shape) { model.embedTokens }]
+        var entries: [Entry] = []
+        if let longRope = config.longRope {
+            for (name, factors) in [("rope_factors_long.weight", longRope.longFactors), ("rope_factors_short.weight", longRope.shortFactors)] {
+                entries.append(entry(name, [factors.count]) { try Tensor(factors.map(Float.init), shape: [factors.count]) })
+            }
+        }
+        entries.append(entry("token_embd.weight", model.embedTokens.shape) { model.embedTokens })
         if let ropeFactors {
             guard ropeFactors.count == config.headDim / 2 else {
                 throw TensorError(op: "GGUFExport", "\(ropeFactors.count) rope factors for head_dim \(config.headDim) (expected \(config.headDim / 2))")
@@ -123,17 +131,26 @@ public enum GGUFExport {
                     return rotaryHeads.map { permuteRotaryRows(dense, heads: $0) } ?? dense
                 }
             }
+            entries.append(entry(p + "attn_norm.weight", w.inputLayernorm.shape) { w.inputLayernorm })
+            if let qkv = w.qkvProj {
+                entries.append(projection("attn_qkv.weight", qkv))
+            } else if let q = w.qProj, let k = w.kProj, let v = w.vProj {
+                entries += [
+                    projection("attn_q.weight", q, rotaryHeads: permuted ? c.heads : nil),
+                    projection("attn_k.weight", k, rotaryHeads: permuted ? c.kvHeads : nil),
+                    projection("attn_v.weight", v),
+                ]
+            }
             entries += [
-                entry(p + "attn_norm.weight", w.inputLayernorm.shape) { w.inputLayernorm },
-                projection("attn_q.weight", w.qProj, rotaryHeads: permuted ? c.heads : nil),
-                projection("attn_k.weight", w.kProj, rotaryHeads: permuted ? c.kvHeads : nil),
-                projection("attn_v.weight", w.vProj),
                 projection("attn_output.weight", w.oProj),
                 entry(p + "ffn_norm.weight", w.postAttentionLayernorm.shape) { w.postAttentionLayernorm },
-                projection("ffn_gate.weight", w.gateProj),
-                projection("ffn_up.weight", w.upProj),
-                projection("ffn_down.weight", w.downProj),
             ]
+            if let gateUp = w.gateUpProj {
+                entries.append(projection("ffn_up.weight", gateUp))
+            } else if let gate = w.gateProj, let up = w.upProj {
+                entries += [projection("ffn_gate.weight", gate), projection("ffn_up.weight", up)]
+            }
+            entries.append(projection("ffn_down.weight", w.downProj))
             let optional: [(String, Tensor?)] = [
                 ("attn_q.bias", w.qBias), ("attn_k.bias", w.kBias), ("attn_v.bias", w.vBias),
                 ("attn_q_norm.weight", w.qNorm), ("attn_k_norm.weight", w.kNorm),

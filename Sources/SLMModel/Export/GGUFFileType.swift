@@ -75,7 +75,7 @@ public enum GGUFFileType: String, CaseIterable, Sendable {
         var type = base
         if name == "output.weight" || (tiedOutput && name == "token_embd.weight") {
             if rowLength % base.blockSize != 0 { type = .q8_0 } else if base != .q8_0 { type = .q6_K }
-        } else if name.hasSuffix("attn_v.weight"), let i = layer {
+        } else if name.hasSuffix("attn_v.weight") || name.hasSuffix("attn_qkv.weight"), let i = layer {  // llama.cpp's category_is_attn_v
             if (self == .q4_k_m || self == .q5_k_m) && moreBits(i) { type = .q6_K }
             else if self == .q4_k_s && i < 4 { type = .q5_K }
         } else if name.hasSuffix("ffn_down.weight"), let i = layer {

@@ -3,7 +3,7 @@ import SLMTensor
 
 /// The GGUF metadata of a model exported from a Hugging Face folder, as llama.cpp's
 /// `convert_hf_to_gguf.py` writes it (a model that came as GGUF keeps its own metadata instead).
-/// `llama` below stands for the architecture (`ModelConfig.ggufArchitecture`: llama, qwen2 or qwen3):
+/// `llama` below stands for the architecture (`ModelConfig.ggufArchitecture`: llama, qwen2, qwen3 or phi3):
 /// ```
 /// general.architecture "llama"   general.type "model"   general.name (the folder's name)
 /// llama.block_count, context_length, embedding_length, feed_forward_length         u32
@@ -12,7 +12,9 @@ import SLMTensor
 /// llama.attention.key_length, value_length          u32, when head_dim ≠ hidden / heads
 /// llama.rope.scaling.type "linear", llama.rope.scaling.factor f32   (linear scaling; Llama 3
 ///                                      scaling is the rope_freqs.weight tensor instead)
-/// llama.vocab_size, llama.rope.dimension_count                                       u32
+/// llama.vocab_size, llama.rope.dimension_count (the rotary dimensions of a head)      u32
+/// phi3 also: phi3.rope.scaling.original_context_length u32, phi3.attention.sliding_window u32 (0: none),
+///            phi3.rope.scaling.attn_factor f32 (LongRoPE only; its factors are tensors, see `GGUFExport`)
 /// tokenizer.ggml.model "gpt2"   tokenizer.ggml.pre (smollm | llama-bpe | qwen2 | gpt-2)
 /// tokenizer.ggml.tokens [string]   tokenizer.ggml.token_type [i32: 1 normal, 3 control, 4 user-defined]
 /// tokenizer.ggml.merges ["a b"] (when there are any)   tokenizer.ggml.{bos,eos,unknown,padding}_token_id u32
@@ -59,7 +61,12 @@ public enum GGUFLlamaMetadata {
             ropeFactors = zip(standard.inverseFrequencies, config.rope.inverseFrequencies).map { Float($0 / $1) }
         default: break
         }
-        m += [("\(a).vocab_size", u32(config.vocabSize)), ("\(a).rope.dimension_count", u32(config.headDim))]
+        if a == "phi3" {
+            let original = scaling?.originalMaxPositionEmbeddings ?? hf.originalMaxPositionEmbeddings ?? config.maxPositions
+            m += [("phi3.rope.scaling.original_context_length", u32(original)), ("phi3.attention.sliding_window", u32(hf.slidingWindow ?? 0))]
+            if config.longRope != nil { m.append(("phi3.rope.scaling.attn_factor", .float32(Float(config.rope.attentionScaling)))) }
+        }
+        m += [("\(a).vocab_size", u32(config.vocabSize)), ("\(a).rope.dimension_count", u32(config.rope.rotaryDim))]
 
         m += [
             ("tokenizer.ggml.model", .string("gpt2")),

@@ -3,7 +3,8 @@ import SLMTensor
 
 /// Writes a model (adapters merged) as a Hugging Face folder that transformers and vLLM load:
 /// ```
-/// config.json              the base's own (dtype updated), or built from GGUF metadata: LlamaForCausalLM,
+/// config.json              the base's own (dtype updated), or built from GGUF metadata: LlamaForCausalLM
+///                          (Qwen2/Qwen3/Mistral/Phi3ForCausalLM for those families; Phi-3's LongRoPE as rope_scaling),
 ///                          hidden_size, num_*, head_dim, rms_norm_eps, rope_theta (+ linear rope_scaling, or
 ///                          Llama 3's recovered from rope_freqs.weight: `Llama3RopeScaling`),
 ///                          max_position_embeddings, tie_word_embeddings, vocab_size, bos/eos_token_id
@@ -32,7 +33,7 @@ public enum HuggingFaceExport {
             let w = layer.weights, p = "model.layers.\(n)."
             entries.append(.init(name: p + "input_layernorm.weight", shape: w.inputLayernorm.shape) { w.inputLayernorm })
             entries.append(.init(name: p + "post_attention_layernorm.weight", shape: w.postAttentionLayernorm.shape) { w.postAttentionLayernorm })
-            for (module, path) in DecoderLayerWeights.projections {
+            for (module, path) in w.projections {
                 let weight = w[keyPath: path]
                 entries.append(.init(name: p + module + ".weight", shape: weight.shape) { try GGUFExport.denseWeight(weight) })
             }
@@ -75,7 +76,7 @@ public enum HuggingFaceExport {
     static func config(_ base: ExportBase, dtype: SafetensorsWriter.DType, tied: Bool) throws -> [String: Any] {
         let c = try base.model.config
         let theta = base.metadata.first { $0.key == "\(c.architecture).rope.freq_base" }?.value.double ?? 10_000
-        let family = ["qwen2": "Qwen2", "qwen3": "Qwen3", "mistral": "Mistral"][c.architecture] ?? "Llama"
+        let family = ["qwen2": "Qwen2", "qwen3": "Qwen3", "mistral": "Mistral", "phi3": "Phi3"][c.architecture] ?? "Llama"
         var llama3: [String: Any]?
         if let factors = base.ropeFactors {
             llama3 = Llama3RopeScaling.recover(factors: factors, theta: theta, headDim: c.headDim)
@@ -102,7 +103,26 @@ public enum HuggingFaceExport {
         for (key, gguf) in [("bos_token_id", "bos"), ("eos_token_id", "eos"), ("pad_token_id", "padding")] {
             if let id = metadataInt(base, "tokenizer.ggml.\(gguf)_token_id") { config[key] = id }
         }
+        if c.architecture == "phi3" { phi3(c, base: base, into: &config) }
         return config
+    }
+
+    /// Phi3Config's own keys (transformers 4.x layout, which 5.x reads too): partial_rotary_factor,
+    /// original_max_position_embeddings, and LongRoPE's rope_scaling {type longrope, short_factor,
+    /// long_factor, attention_factor when it is not the one transformers derives}; no bias keys; token
+    /// ids the metadata lacks written as null (Phi3Config's defaults, 1 and 32000, lie outside a small vocabulary).
+    static func phi3(_ c: ModelConfig, base: ExportBase, into config: inout [String: Any]) {
+        config["attention_bias"] = nil
+        config["mlp_bias"] = nil
+        for key in ["bos_token_id", "eos_token_id", "pad_token_id"] where config[key] == nil { config[key] = NSNull() }
+        config["partial_rotary_factor"] = Double(c.rope.rotaryDim) / Double(c.headDim)
+        let original = metadataInt(base, "phi3.rope.scaling.original_context_length") ?? c.longRope?.originalMaxPositions ?? c.maxPositions
+        config["original_max_position_embeddings"] = original
+        guard let longRope = c.longRope else { return }
+        var scaling: [String: Any] = ["type": "longrope", "short_factor": longRope.shortFactors, "long_factor": longRope.longFactors]
+        let derived = LongRope.attentionFactor(factor: Double(c.maxPositions) / Double(original), originalMaxPositions: original)
+        if abs(c.rope.attentionScaling - derived) > 1e-6 { scaling["attention_factor"] = c.rope.attentionScaling }
+        config["rope_scaling"] = scaling
     }
 
     static func generationConfig(_ base: ExportBase) -> [String: Any] {

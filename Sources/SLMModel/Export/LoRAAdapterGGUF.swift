@@ -12,12 +12,13 @@ import SLMTensor
 ///                                               interleaved as the base's are, see `GGUFExport`)
 /// ```
 /// <proj> is llama.cpp's name of the projection (attn_q, attn_k, attn_v, attn_output, ffn_gate,
-/// ffn_up, ffn_down). Shapes are row-major as elsewhere; the file stores dims innermost first.
+/// ffn_up, ffn_down; Phi-3's fused attn_qkv, and ffn_up for its gate_up_proj). Shapes are row-major as elsewhere; the file stores dims innermost first.
 public enum LoRAAdapterGGUF {
     /// llama.cpp's names of the Hugging Face projections.
     static let tensorNames: [String: String] = [
         "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
         "self_attn.o_proj": "attn_output", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up", "mlp.down_proj": "ffn_down",
+        "self_attn.qkv_proj": "attn_qkv", "mlp.gate_up_proj": "ffn_up",
     ]
 
     /// Writes the adapters attached to `model` (by `PEFTAdapter.load`) to `path`.
@@ -25,7 +26,7 @@ public enum LoRAAdapterGGUF {
         var entries: [GGUFWriter.TensorEntry] = []
         var configs: [LoRAConfig] = []
         for (n, layer) in model.layers.enumerated() {
-            for (module, keyPath) in DecoderLayerWeights.projections {
+            for (module, keyPath) in layer.weights.projections {
                 guard let adapter = layer.weights[keyPath: keyPath] as? LoRALinear, let gguf = tensorNames[module] else { continue }
                 configs.append(adapter.config)
                 let heads = !model.config.ggufPermutesRotaryRows ? nil : gguf == "attn_q" ? layer.config.heads : gguf == "attn_k" ? layer.config.kvHeads : nil

@@ -71,7 +71,7 @@ public enum MergeExport {
         case .loraGGUF:
             let name = URL(fileURLWithPath: request.adapter!).standardizedFileURL.lastPathComponent
             let model = try loaded.model
-            try LoRAAdapterGGUF.write(model, architecture: model.config.architecture, name: name, to: request.out)
+            try LoRAAdapterGGUF.write(model, architecture: model.config.ggufArchitecture, name: name, to: request.out)
             return .adapter
         case .safetensors:
             return .folder(try safetensors(loaded, out: request.out, dtype: request.dtype, probe: request.probe, probeIds: request.probeIds))

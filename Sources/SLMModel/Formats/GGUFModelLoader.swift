@@ -2,12 +2,18 @@ import Foundation
 import SLMTensor
 
 /// Builds a `Transformer` from a GGUF file written by llama.cpp's converter, for the architectures
-/// llama (Llama 3.x, SmolLM2, Mistral), qwen2 and qwen3.
+/// llama (Llama 3.x, SmolLM2, Mistral), qwen2, qwen3 and phi3 (Phi-3, Phi-4-mini).
 ///
 /// Tensor names map as llama.cpp writes them: `token_embd`, `blk.N.attn_norm`, `blk.N.attn_{q,k,v,output}`,
 /// `blk.N.ffn_norm`, `blk.N.ffn_{gate,up,down}`, `output_norm`, `output` (absent when tied), and
 /// `rope_freqs` (Llama 3 frequency factors); qwen2 adds `blk.N.attn_{q,k,v}.bias`, qwen3
-/// `blk.N.attn_{q,k}_norm.weight`. For llama only, llama.cpp stores attn_q/attn_k with the rows of
+/// `blk.N.attn_{q,k}_norm.weight`. phi3 has `blk.N.attn_qkv` [(Hq + 2·Hkv)·D, C] (q, k, v rows) instead of
+/// attn_q/k/v and `blk.N.ffn_up` [2·F, C] (gate rows, then up rows) instead of ffn_gate/ffn_up, and for
+/// LongRoPE `rope_factors_short.weight` / `rope_factors_long.weight` [rotary_dim / 2] with the keys
+/// `phi3.rope.scaling.original_context_length` and `phi3.rope.scaling.attn_factor` (see `LongRope`;
+/// slm switches to the long factors per sequence as transformers does, where llama.cpp decides by
+/// its context size); `phi3.attention.sliding_window` (0: none) is applied as transformers applies
+/// it (llama.cpp currently ignores it). For llama only, llama.cpp stores attn_q/attn_k with the rows of
 /// each head interleaved for its rotary kernel; they are put back in Hugging Face's order on load.
 ///
 /// With `keepQuantized`, the layers' projection matrices stay in their ggml blocks (read in place
@@ -43,6 +49,16 @@ public enum GGUFModelLoader {
         let c = config.layer, permuted = config.ggufPermutesRotaryRows
         let layers = try (0..<config.layers).map { n in
             let p = "blk.\(n)."
+            if config.fusedProjections {
+                let weights = DecoderLayerWeights(
+                    inputLayernorm: try weight(p + "attn_norm.weight", [c.hiddenSize]),
+                    qkvProj: try projection(p + "attn_qkv.weight", [(c.heads + 2 * c.kvHeads) * c.headDim, c.hiddenSize]),
+                    oProj: try projection(p + "attn_output.weight", [c.hiddenSize, c.heads * c.headDim]),
+                    postAttentionLayernorm: try weight(p + "ffn_norm.weight", [c.hiddenSize]),
+                    gateUpProj: try projection(p + "ffn_up.weight", [2 * c.intermediateSize, c.hiddenSize]),
+                    downProj: try projection(p + "ffn_down.weight", [c.hiddenSize, c.intermediateSize]))
+                return DecoderLayer(config: c, weights: weights)
+            }
             let weights = DecoderLayerWeights(
                 inputLayernorm: try weight(p + "attn_norm.weight", [c.hiddenSize]),
                 qProj: try projection(p + "attn_q.weight", [c.heads * c.headDim, c.hiddenSize], rotaryHeads: permuted ? c.heads : nil),
@@ -68,8 +84,8 @@ public enum GGUFModelLoader {
     /// The model's hyper-parameters from `{arch}.*` metadata.
     public static func config(_ file: GGUFFile) throws -> ModelConfig {
         guard let arch = file["general.architecture"]?.string else { throw FormatError(file: file.path, field: "general.architecture", "missing") }
-        guard ["llama", "qwen2", "qwen3"].contains(arch) else {
-            throw FormatError(file: file.path, field: "general.architecture", "\"\(arch)\" is not supported yet (llama, qwen2 and qwen3 are)")
+        guard ["llama", "qwen2", "qwen3", "phi3"].contains(arch) else {
+            throw FormatError(file: file.path, field: "general.architecture", "\"\(arch)\" is not supported yet (llama, phi3, qwen2 and qwen3 are)")
         }
         func int(_ key: String) throws -> Int {
             guard let v = file["\(arch).\(key)"]?.integer, v > 0, v <= 1 << 24 else {
@@ -93,6 +109,11 @@ public enum GGUFModelLoader {
             let values = file.bytes(of: factors).bindMemory(to: Float.self)
             rope = try RopeFrequencies(inverseFrequencies: zip(rope.inverseFrequencies, values).map { $0 / Double($1) })
         }
+        let longRope = try phi3LongRope(file, base: base, rotaryDim: rotaryDim)
+        if let longRope { rope = longRope.short }
+        let context = (try? int("context_length")) ?? 2048
+        var window: Int?
+        if arch == "phi3", let span = file["phi3.attention.sliding_window"]?.integer, span > 0, span < context { window = span }
         let vocab = try file["tokenizer.ggml.tokens"]?.array?.count ?? int("vocab_size")
         guard let eps = file["\(arch).attention.layer_norm_rms_epsilon"]?.double, eps > 0, eps < 1 else {
             throw FormatError(file: file.path, field: "\(arch).attention.layer_norm_rms_epsilon", "missing or out of range")
@@ -100,8 +121,35 @@ public enum GGUFModelLoader {
         return ModelConfig(
             architecture: arch, vocabSize: vocab, hiddenSize: hidden, layers: try int("block_count"), heads: heads,
             kvHeads: kvHeads, headDim: headDim, intermediateSize: try int("feed_forward_length"), rmsNormEps: Float(eps),
-            rope: rope, maxPositions: (try? int("context_length")) ?? 2048, tieWordEmbeddings: file.tensor(named: "output.weight") == nil,
-            attentionBias: arch == "qwen2", queryKeyNorm: arch == "qwen3")
+            rope: rope, maxPositions: context, tieWordEmbeddings: file.tensor(named: "output.weight") == nil,
+            attentionBias: arch == "qwen2", queryKeyNorm: arch == "qwen3", slidingWindow: window, fusedProjections: arch == "phi3",
+            longRope: longRope?.longRope)
+    }
+
+    /// phi3's LongRoPE from `rope_factors_short.weight` / `rope_factors_long.weight` (F32, rotary_dim / 2
+    /// each), `phi3.rope.scaling.original_context_length` and `phi3.rope.scaling.attn_factor` (1 when
+    /// absent, as llama.cpp reads it); nil when the file has no factors.
+    static func phi3LongRope(_ file: GGUFFile, base: Double, rotaryDim: Int) throws -> (short: RopeFrequencies, longRope: LongRope)? {
+        let (shortInfo, longInfo) = (file.tensor(named: "rope_factors_short.weight"), file.tensor(named: "rope_factors_long.weight"))
+        guard shortInfo != nil || longInfo != nil else { return nil }
+        func factors(_ info: GGUFTensorInfo?, _ name: String) throws -> [Double] {
+            guard let info, info.type == .f32, info.elementCount == rotaryDim / 2 else {
+                throw FormatError(file: file.path, field: name, "expected \(rotaryDim / 2) F32 factors (rope_factors_short and rope_factors_long go together)")
+            }
+            return file.bytes(of: info).bindMemory(to: Float.self).map(Double.init)
+        }
+        let arch = file["general.architecture"]?.string ?? "phi3"
+        guard let original = file["\(arch).rope.scaling.original_context_length"]?.integer, original > 0 else {
+            throw FormatError(file: file.path, field: "\(arch).rope.scaling.original_context_length", "missing or not positive (LongRoPE's factors need it)")
+        }
+        do {
+            return try LongRope.frequencies(
+                base: base, rotaryDim: rotaryDim, shortFactors: factors(shortInfo, "rope_factors_short.weight"),
+                longFactors: factors(longInfo, "rope_factors_long.weight"), originalMaxPositions: original,
+                attentionFactor: file["\(arch).rope.scaling.attn_factor"]?.double ?? 1)
+        } catch let error as TensorError {
+            throw FormatError(file: file.path, field: "rope_factors_long.weight", error.message)
+        }
     }
 
     /// llama.cpp interleaves each head's rows for its rotary kernel: GGUF row h·D + 2i + j holds

@@ -12,8 +12,12 @@ import SLMTensor
 ///   ... }
 /// ```
 /// `model_type` llama, mistral (`sliding_window`: its attention span, or null), qwen2 (q/k/v biases
-/// always; `use_sliding_window` must be false) and qwen3 (q/k RMSNorm always; `attention_bias`, which
-/// would add o_proj's bias too, must be false).
+/// always; `use_sliding_window` must be false), qwen3 (q/k RMSNorm always; `attention_bias`, which
+/// would add o_proj's bias too, must be false) and phi3 (Phi-3, Phi-4-mini: fused qkv_proj and
+/// gate_up_proj; `sliding_window` as Mistral's; `partial_rotary_factor` top-level (4.x) or in
+/// rope_parameters (5.x): the first int(head_dim · factor) dimensions of each head rotate; rope type
+/// "longrope" with `short_factor`, `long_factor` and `original_max_position_embeddings`, in the rope
+/// section or top-level, and optional `factor` / `attention_factor`: see `LongRope`).
 /// Every field is optional here so that a missing one is reported by name in `modelConfig`;
 /// keys slm does not use are ignored. Defaults (LlamaConfig's) for fields that may be absent:
 /// num_key_value_heads = num_attention_heads, head_dim = hidden_size / num_attention_heads,
@@ -43,6 +47,10 @@ public struct HuggingFaceConfig: Codable, Sendable {
     public var slidingWindow: Int?
     /// Qwen2/Qwen3: whether `sliding_window` applies (to the layers `layer_types` names "sliding_attention").
     public var useSlidingWindow: Bool?
+    /// Phi-3 (4.x): the share of each head's dimensions that rotate (5.x keeps it in rope_parameters).
+    public var partialRotaryFactor: Double?
+    /// Phi-3 (4.x): LongRoPE's original context (5.x keeps it in rope_parameters too).
+    public var originalMaxPositionEmbeddings: Int?
 
     enum CodingKeys: String, CodingKey {
         case modelType = "model_type"
@@ -64,6 +72,8 @@ public struct HuggingFaceConfig: Codable, Sendable {
         case mlpBias = "mlp_bias"
         case slidingWindow = "sliding_window"
         case useSlidingWindow = "use_sliding_window"
+        case partialRotaryFactor = "partial_rotary_factor"
+        case originalMaxPositionEmbeddings = "original_max_position_embeddings"
     }
 
     /// `rope_scaling` (4.x) or `rope_parameters` (5.x, which also holds `rope_theta`).
@@ -76,6 +86,12 @@ public struct HuggingFaceConfig: Codable, Sendable {
         public var lowFreqFactor: Double?
         public var highFreqFactor: Double?
         public var originalMaxPositionEmbeddings: Int?
+        /// LongRoPE (Phi-3): per-frequency divisors within and beyond the original context, and the
+        /// cos/sin scale (derived from `factor` when absent).
+        public var shortFactor: [Double]?
+        public var longFactor: [Double]?
+        public var attentionFactor: Double?
+        public var partialRotaryFactor: Double?
 
         enum CodingKeys: String, CodingKey {
             case ropeType = "rope_type"
@@ -85,6 +101,8 @@ public struct HuggingFaceConfig: Codable, Sendable {
             case lowFreqFactor = "low_freq_factor"
             case highFreqFactor = "high_freq_factor"
             case originalMaxPositionEmbeddings = "original_max_position_embeddings"
+            case shortFactor = "short_factor", longFactor = "long_factor", attentionFactor = "attention_factor"
+            case partialRotaryFactor = "partial_rotary_factor"
         }
     }
 
@@ -140,13 +158,13 @@ public struct HuggingFaceConfig: Codable, Sendable {
         switch modelType {
         case "llama", "qwen2", "qwen3":
             if useSlidingWindow == true { throw fail("use_sliding_window", "sliding-window layers of \(modelType) are not supported yet") }
-        case "mistral":
+        case "mistral", "phi3":
             if let slidingWindow {
                 guard slidingWindow > 0 else { throw fail("sliding_window", "must be > 0, got \(slidingWindow)") }
                 if slidingWindow < maxPositions { window = slidingWindow }
             }
         default:
-            throw fail("model_type", "\"\(modelType)\" is not supported (llama, mistral, qwen2 and qwen3 are)")
+            throw fail("model_type", "\"\(modelType)\" is not supported (llama, mistral, phi3, qwen2 and qwen3 are)")
         }
         if let act = hiddenAct, act != "silu" { throw fail("hidden_act", "\"\(act)\" is not supported (silu is)") }
         if attentionBias == true { throw fail("attention_bias", "o_proj biases are not supported (\(modelType) would add one to q/k/v/o)") }
@@ -173,16 +191,31 @@ public struct HuggingFaceConfig: Codable, Sendable {
         guard dim % 2 == 0 else { throw fail("head_dim", "\(dim) must be even for rotary embedding") }
         let eps = rmsNormEps ?? 1e-6
         guard eps > 0, eps < 1 else { throw fail("rms_norm_eps", "\(eps) is out of range (0 to 1)") }
+        let (rope, longRope) = try rope(rotaryDim: rotaryDim(headDim: dim, file: file), maxPositions: maxPositions, file: file)
 
         return ModelConfig(
             architecture: modelType, vocabSize: vocab, hiddenSize: hidden, layers: layers, heads: heads, kvHeads: kvHeads,
             headDim: dim, intermediateSize: intermediate, rmsNormEps: Float(eps),
-            rope: try rope(headDim: dim, file: file), maxPositions: maxPositions, tieWordEmbeddings: tieWordEmbeddings ?? false,
-            attentionBias: modelType == "qwen2", queryKeyNorm: modelType == "qwen3", slidingWindow: window)
+            rope: rope, maxPositions: maxPositions, tieWordEmbeddings: tieWordEmbeddings ?? false,
+            attentionBias: modelType == "qwen2", queryKeyNorm: modelType == "qwen3", slidingWindow: window,
+            fusedProjections: modelType == "phi3", longRope: longRope)
     }
 
-    /// The rotary frequencies from `rope_parameters` (5.x) or `rope_theta` + `rope_scaling` (4.x).
-    func rope(headDim: Int, file: String) throws -> RopeFrequencies {
+    /// int(head_dim · partial_rotary_factor) (transformers' rule), from rope_parameters or top-level; head_dim when absent.
+    func rotaryDim(headDim: Int, file: String) throws -> Int {
+        let inner = ropeParameters?.partialRotaryFactor ?? ropeScaling?.partialRotaryFactor
+        guard let factor = inner ?? partialRotaryFactor else { return headDim }
+        let key = inner != nil ? "rope_parameters.partial_rotary_factor" : "partial_rotary_factor"
+        let dim = Int(Double(headDim) * factor)
+        guard factor > 0, factor <= 1, dim >= 2, dim % 2 == 0 else {
+            throw FormatError(file: file, field: key, "\(factor) of head_dim \(headDim) gives \(dim) rotary dimensions (expected an even number ≥ 2, factor in (0, 1])")
+        }
+        return dim
+    }
+
+    /// The rotary frequencies from `rope_parameters` (5.x) or `rope_theta` + `rope_scaling` (4.x), and
+    /// for rope type longrope the `LongRope` that replaces them past the original context.
+    func rope(rotaryDim headDim: Int, maxPositions: Int, file: String) throws -> (RopeFrequencies, LongRope?) {
         let section = ropeParameters != nil ? "rope_parameters" : "rope_scaling"
         let scaling = ropeParameters ?? ropeScaling
         func fail(_ key: String, _ message: String) -> FormatError { FormatError(file: file, field: key, message) }
@@ -212,19 +245,31 @@ public struct HuggingFaceConfig: Codable, Sendable {
         do {
             switch type {
             case "default":
-                return try .standard(base: theta, rotaryDim: headDim)
+                return (try .standard(base: theta, rotaryDim: headDim), nil)
             case "linear":
-                return try .linear(base: theta, rotaryDim: headDim, factor: need(scaling?.factor, "factor"))
+                return (try .linear(base: theta, rotaryDim: headDim, factor: need(scaling?.factor, "factor")), nil)
             case "llama3":
                 guard let original = scaling?.originalMaxPositionEmbeddings else {
                     throw fail("\(section).original_max_position_embeddings", "missing (rope_type llama3 needs it)")
                 }
-                return try .llama3(
+                return (try .llama3(
                     base: theta, rotaryDim: headDim, factor: need(scaling?.factor, "factor"),
                     lowFreqFactor: need(scaling?.lowFreqFactor, "low_freq_factor"),
-                    highFreqFactor: need(scaling?.highFreqFactor, "high_freq_factor"), originalMaxPositions: original)
+                    highFreqFactor: need(scaling?.highFreqFactor, "high_freq_factor"), originalMaxPositions: original), nil)
+            case "longrope", "su":
+                guard let original = scaling?.originalMaxPositionEmbeddings ?? originalMaxPositionEmbeddings else {
+                    throw fail("\(section).original_max_position_embeddings", "missing (rope_type longrope needs it)")
+                }
+                guard let short = scaling?.shortFactor else { throw fail("\(section).short_factor", "missing (rope_type longrope needs it)") }
+                guard let long = scaling?.longFactor else { throw fail("\(section).long_factor", "missing (rope_type longrope needs it)") }
+                let factor = scaling?.factor ?? Double(maxPositions) / Double(max(original, 1))
+                let attention = scaling?.attentionFactor ?? LongRope.attentionFactor(factor: factor, originalMaxPositions: original)
+                let frequencies = try LongRope.frequencies(
+                    base: theta, rotaryDim: headDim, shortFactors: short, longFactors: long, originalMaxPositions: original,
+                    attentionFactor: attention)
+                return (frequencies.short, frequencies.longRope)
             default:
-                throw fail("\(section).rope_type", "\"\(type)\" is not supported (default, linear, llama3 are)")
+                throw fail("\(section).rope_type", "\"\(type)\" is not supported (default, linear, llama3, longrope are)")
             }
         } catch let error as TensorError {
             throw fail(section, error.message)

@@ -14,7 +14,8 @@ import SLMTensor
 /// `model.layers.N.self_attn.{q,k,v,o}_proj.weight`, `model.layers.N.post_attention_layernorm.weight`,
 /// `model.layers.N.mlp.{gate,up,down}_proj.weight`, `model.norm.weight`, and `lm_head.weight` unless
 /// `tie_word_embeddings`; Qwen2 adds `model.layers.N.self_attn.{q,k,v}_proj.bias`, Qwen3
-/// `model.layers.N.self_attn.{q,k}_norm.weight`. Any other tensor (a bias, a layer beyond num_hidden_layers) is an error
+/// `model.layers.N.self_attn.{q,k}_norm.weight`; Phi-3 has `model.layers.N.self_attn.qkv_proj.weight` and
+/// `model.layers.N.mlp.gate_up_proj.weight` instead of q/k/v and gate/up. Any other tensor (a bias, a layer beyond num_hidden_layers) is an error
 /// rather than silently ignored, except `rotary_emb.inv_freq` buffers and a tied `lm_head.weight`.
 public enum HuggingFaceModelLoader {
     public static let configFile = "config.json"
@@ -56,7 +57,7 @@ public enum HuggingFaceModelLoader {
             expected.insert(name)
             guard let (file, info) = checkpoint.locate(name) else {
                 let reason = name == "lm_head.weight" ? "tie_word_embeddings is false"
-                    : name.hasSuffix(".bias") || name.hasSuffix("_norm.weight") ? "model_type is \(config.architecture)"
+                    : name.hasSuffix(".bias") || name.hasSuffix("_norm.weight") || config.fusedProjections ? "model_type is \(config.architecture)"
                     : "num_hidden_layers is \(config.layers)"
                 throw FormatError(file: checkpoint.source, field: name, "tensor missing (\(configPath) needs it: \(reason))")
             }
@@ -68,6 +69,16 @@ public enum HuggingFaceModelLoader {
         let c = config.layer
         let layers = try (0..<config.layers).map { n in
             let p = "model.layers.\(n)."
+            if config.fusedProjections {
+                let weights = DecoderLayerWeights(
+                    inputLayernorm: try weight(p + "input_layernorm.weight", [c.hiddenSize]),
+                    qkvProj: try weight(p + "self_attn.qkv_proj.weight", [(c.heads + 2 * c.kvHeads) * c.headDim, c.hiddenSize]),
+                    oProj: try weight(p + "self_attn.o_proj.weight", [c.hiddenSize, c.heads * c.headDim]),
+                    postAttentionLayernorm: try weight(p + "post_attention_layernorm.weight", [c.hiddenSize]),
+                    gateUpProj: try weight(p + "mlp.gate_up_proj.weight", [2 * c.intermediateSize, c.hiddenSize]),
+                    downProj: try weight(p + "mlp.down_proj.weight", [c.hiddenSize, c.intermediateSize]))
+                return DecoderLayer(config: c, weights: weights)
+            }
             let weights = DecoderLayerWeights(
                 inputLayernorm: try weight(p + "input_layernorm.weight", [c.hiddenSize]),
                 qProj: try weight(p + "self_attn.q_proj.weight", [c.heads * c.headDim, c.hiddenSize]),

@@ -25,7 +25,7 @@ extension Transformer {
     /// adapters: the same outputs as base + adapters, without their cost.
     public func mergeLoRA() throws {
         for n in layers.indices {
-            for (_, path) in DecoderLayerWeights.projections {
+            for (_, path) in layers[n].weights.projections {
                 guard let adapter = layers[n].weights[keyPath: path] as? LoRALinear else { continue }
                 layers[n].weights[keyPath: path] = try adapter.mergedWeight()
             }

@@ -1,20 +1,10 @@
 import SLMTensor
 
-extension DecoderLayerWeights {
-    /// The projections by Hugging Face module name ("self_attn.q_proj", "mlp.gate_proj", …).
-    static var projections: [(module: String, path: WritableKeyPath<DecoderLayerWeights, any LinearWeight>)] {
-        [
-            ("self_attn.q_proj", \.qProj), ("self_attn.k_proj", \.kProj), ("self_attn.v_proj", \.vProj),
-            ("self_attn.o_proj", \.oProj), ("mlp.gate_proj", \.gateProj), ("mlp.up_proj", \.upProj),
-            ("mlp.down_proj", \.downProj),
-        ]
-    }
-}
-
 extension Transformer {
-    /// Projection names LoRA can target, as PEFT's `target_modules` names them.
-    public static var loraTargets: [String] {
-        DecoderLayerWeights.projections.map { String($0.module.split(separator: ".").last!) }
+    /// Projection names LoRA can target in this model, as PEFT's `target_modules` names them: q_proj,
+    /// k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, or Phi-3's qkv_proj, o_proj, gate_up_proj, down_proj.
+    public var loraTargets: [String] {
+        (layers.first?.weights.projections ?? []).map { String($0.module.split(separator: ".").last!) }
     }
 
     /// Wraps every projection named in `targetModules` (e.g. ["q_proj", "v_proj"]) in a `LoRALinear`.
@@ -38,12 +28,12 @@ extension Transformer {
 
     /// The projections `targetModules` names: layer index, where the weight sits, and its Hugging Face path.
     func loraModules(_ targetModules: [String]) throws -> [(Int, WritableKeyPath<DecoderLayerWeights, any LinearWeight>, String)] {
-        let known = Transformer.loraTargets
+        let known = loraTargets
         if let unknown = targetModules.first(where: { !known.contains($0) }) {
-            throw TensorError(op: "addLoRA", "unknown target module \"\(unknown)\"; this model has \(known.joined(separator: ", "))")
+            throw TensorError(op: "addLoRA", "unknown target module \"\(unknown)\"; this \(config.architecture) model has \(known.joined(separator: ", "))")
         }
         return layers.indices.flatMap { n in
-            DecoderLayerWeights.projections
+            layers[n].weights.projections
                 .filter { targetModules.contains(String($0.module.split(separator: ".").last!)) }
                 .map { (n, $0.path, "model.layers.\(n).\($0.module)") }
         }

@@ -21,7 +21,15 @@ public struct TrainableParameters {
     var weightsFile: String { if case .lora = kind { PEFTAdapter.weightsFile } else { "model.safetensors" } }
 
     /// PEFT-initialised adapters on the recipe's target modules (lora_A of adapter i drawn from seed + i).
+    /// A target the model does not have (q_proj on Phi-3, whose q/k/v are one qkv_proj) is refused
+    /// naming the recipe key and the model's own projections.
     public static func lora(_ section: Recipe.LoRASection, model: Transformer, baseModel: String, seed: UInt64) throws -> TrainableParameters {
+        let known = model.loraTargets
+        if let missing = section.targetModules.first(where: { !known.contains($0) }) {
+            throw TensorError(
+                op: "lora.target_modules",
+                "\"\(missing)\" is not a projection of this \(model.config.architecture) model, which has \(known.joined(separator: ", ")); set lora.target_modules to some of those")
+        }
         let config = LoRAConfig(r: section.r, loraAlpha: section.alpha, loraDropout: section.dropout, useRSLoRA: section.useRSLoRA)
         let adapters = try model.addLoRA(config, targetModules: section.targetModules, seed: seed)
         return lora(adapters, config: PEFTAdapter.Config(lora: config, targetModules: section.targetModules, baseModel: baseModel))
