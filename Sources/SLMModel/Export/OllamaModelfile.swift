@@ -22,7 +22,7 @@ public enum OllamaModelfile {
                 {{ .Response }}<|im_end|>
                 """
                 """#)
-            if let system = ChatMLTemplate(declared: template)?.defaultSystemPrompt { lines.append("SYSTEM \"\"\"\(system)\"\"\"") }
+            if let system = ChatTemplate(declared: template)?.defaultSystemPrompt { lines.append("SYSTEM \"\"\"\(system)\"\"\"") }
             stops = ["<|im_start|>", "<|im_end|>"]
         } else if let template = chatTemplate, template.contains("<|start_header_id|>") {
             lines.append(#"""
