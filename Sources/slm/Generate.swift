@@ -59,9 +59,7 @@ struct Generate: ParsableCommand {
     func validate() throws {
         guard (prompt != nil) != chat else { throw ValidationError("give exactly one of --prompt TEXT and --chat") }
         guard maxTokens > 0 else { throw ValidationError("--max-tokens must be positive") }
-        guard let choice = ChatTemplateChoice(rawValue: chatTemplate), choice != .none else {
-            throw ValidationError("--chat-template must be one of \(ChatTemplateChoice.allCases.filter { $0 != .none }.map(\.rawValue).joined(separator: ", ")), got \(chatTemplate)")
-        }
+        _ = try chatTemplateOption(chatTemplate)
     }
 
     func run() throws {
@@ -84,7 +82,7 @@ struct Generate: ParsableCommand {
             return
         }
         let declared = file["tokenizer.chat_template"]?.string
-        let chosen = try ChatTemplateChoice(rawValue: chatTemplate)!.template(declared: declared, source: model)
+        let chosen = try chatTemplateOption(chatTemplate).template(declared: declared, source: model)
         if chosen == nil { FileHandle.standardError.write(Data("slm: the model declares no chat template; using plain ChatML\n".utf8)) }
         let template = chosen ?? ChatTemplate(.chatml)
         let session = ChatSession(generator: generator, template: template, system: system)

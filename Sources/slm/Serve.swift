@@ -43,16 +43,14 @@ struct Serve: ParsableCommand {
     var threads = 2
 
     func validate() throws {
-        guard let choice = ChatTemplateChoice(rawValue: chatTemplate), choice != .none else {
-            throw ValidationError("--chat-template must be one of \(ChatTemplateChoice.allCases.filter { $0 != .none }.map(\.rawValue).joined(separator: ", ")), got \(chatTemplate)")
-        }
+        _ = try chatTemplateOption(chatTemplate)
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
     }
 
     func run() throws {
         Parallel.setThreads(threads)
         let served = try ServedModel.load(
-            path: model, adapter: adapter, contextLength: context, id: name, chatTemplate: ChatTemplateChoice(rawValue: chatTemplate)!)
+            path: model, adapter: adapter, contextLength: context, id: name, chatTemplate: try chatTemplateOption(chatTemplate))
         for note in served.notes { FileHandle.standardError.write(Data("slm: \(note)\n".utf8)) }
         let server = OpenAIServer(model: served, host: host, port: port)
         let host = self.host
