@@ -91,13 +91,17 @@ public struct ChatTemplate: Sendable, Equatable {
     /// The system header of Llama 3.1 and 3.2: `Cutting Knowledge Date: {knowledgeCutoff}\nToday Date: {today}\n\n`.
     public struct Llama3DateHeader: Sendable, Equatable {
         public var knowledgeCutoff: String
-        /// As the template writes it ("26 Jul 2024"): Llama 3.1 has it fixed, Llama 3.2 uses today's date.
+        /// As the template writes it ("26 Jul 2024"): Llama 3.1 has it fixed, Llama 3.2 uses today's date
+        /// (its template's fixed one, 26 Jul 2024, where rendering must not depend on the day: training).
         public var today: String
 
         public init(knowledgeCutoff: String = "December 2023", today: String) {
             self.knowledgeCutoff = knowledgeCutoff
             self.today = today
         }
+
+        /// The date Llama 3.1's template has, and Llama 3.2's when it has no clock.
+        public static let fixedDate = "26 Jul 2024"
 
         /// `date` as Llama 3.2's template formats today (`strftime("%d %b %Y")`, English month names, UTC).
         public static func format(_ date: Date) -> String {
@@ -110,10 +114,11 @@ public struct ChatTemplate: Sendable, Equatable {
     }
 
     /// The format as its most common current model writes it when the model declares nothing: ChatML without
-    /// a default system prompt, Llama 3.2 (date header, today's date), Mistral v0.3, Phi-3.5, Phi-4-mini, Gemma 3.
-    public init(_ format: ChatFormat, today: Date = Date()) {
+    /// a default system prompt, Llama 3.2 (date header with `today`; nil: the template's fixed 26 Jul 2024),
+    /// Mistral v0.3, Phi-3.5, Phi-4-mini, Gemma 3.
+    public init(_ format: ChatFormat, today: Date? = Date()) {
         self.format = format
-        if format == .llama3 { llama3DateHeader = Llama3DateHeader(today: Llama3DateHeader.format(today)) }
+        if format == .llama3 { llama3DateHeader = Llama3DateHeader(today: today.map(Llama3DateHeader.format) ?? Llama3DateHeader.fixedDate) }
         if format == .mistral { mistralSpaced = true }
     }
 

@@ -7,15 +7,17 @@ import Foundation
 /// <|im_start|> (not Phi-4's <|im_sep|>)     chatml   "<|im_start|>system\n{literal}<|im_end|>" → default system
 ///                                                    prompt; "<think>" → Qwen3's reasoning turns
 /// <|start_header_id|>                       llama3   "Cutting Knowledge Date: X" → date header; its date is
-///                                                    strftime_now (today) or the literal `date_string = "…"`
+///                                                    strftime_now (today, when given) or the literal
+///                                                    `date_string = "…"`
 /// <start_of_turn>                           gemma
 /// [INST] … [/INST] (not Llama 2's <<SYS>>,  mistral  "[INST] " in a string literal → v0.3's spacing
 ///   v0.1's " [/INST]", [SYSTEM_PROMPT])
 /// <|assistant|> and <|end|>                 phi4 when tags are built as '<|' + message['role'] + '|>', else phi3
 /// ```
 extension ChatTemplate {
-    /// The template `declared` is, or nil when it is none of the known formats. `today` fills Llama 3.2's date.
-    public init?(declared template: String, today: Date = Date()) {
+    /// The template `declared` is, or nil when it is none of the known formats. `today` fills Llama 3.2's
+    /// date; nil: the template's fixed one, so that the text does not depend on the day (training, caches).
+    public init?(declared template: String, today: Date? = Date()) {
         if template.contains("<|im_start|>"), !template.contains("<|im_sep|>") {
             self.init(.chatml)
             defaultSystemPrompt = Self.chatMLDefaultSystemPrompt(template)
@@ -60,13 +62,13 @@ extension ChatTemplate {
     }
 
     /// Llama 3.1/3.2's "Cutting Knowledge Date: …\nToday Date: …" header; nil for Llama 3.0's template.
-    static func llama3DateHeader(_ template: String, today: Date) -> Llama3DateHeader? {
+    static func llama3DateHeader(_ template: String, today: Date?) -> Llama3DateHeader? {
         guard let cutoffStart = template.range(of: "Cutting Knowledge Date: ") else { return nil }
         let cutoff = template[cutoffStart.upperBound...].prefix { !"\\\n\"'".contains($0) }
-        if template.contains("strftime_now") {
+        if template.contains("strftime_now"), let today {
             return Llama3DateHeader(knowledgeCutoff: String(cutoff), today: Llama3DateHeader.format(today))
         }
-        var date = "26 Jul 2024"  // Llama 3.1's, should the literal not be found
+        var date = Llama3DateHeader.fixedDate  // should the literal not be found
         for assignment in ["date_string = \"", "date_string = '"] {
             if let start = template.range(of: assignment) {
                 date = String(template[start.upperBound...].prefix { $0 != "\"" && $0 != "'" })
@@ -87,9 +89,9 @@ public enum ChatTemplateChoice: String, Sendable, CaseIterable {
 
     /// The template this choice gives for a model that declares `declared` (read from `source`, named in
     /// errors). A named format keeps the declared template's details (default system prompt, dates) when
-    /// the declared one is that format. nil: plain text.
-    public func template(declared: String?, source: String) throws(ChatTemplateError) -> ChatTemplate? {
-        let recognised = declared.flatMap { ChatTemplate(declared: $0) }
+    /// the declared one is that format. `today` as `ChatTemplate(declared:today:)`'s. nil: plain text.
+    public func template(declared: String?, source: String, today: Date? = Date()) throws(ChatTemplateError) -> ChatTemplate? {
+        let recognised = declared.flatMap { ChatTemplate(declared: $0, today: today) }
         switch self {
         case .none: return nil
         case .auto:
@@ -98,7 +100,7 @@ public enum ChatTemplateChoice: String, Sendable, CaseIterable {
             return recognised
         case .chatml, .llama3, .mistral, .phi3, .phi4, .gemma:
             let format = ChatFormat(rawValue: rawValue)!
-            return recognised?.format == format ? recognised : ChatTemplate(format)
+            return recognised?.format == format ? recognised : ChatTemplate(format, today: today)
         }
     }
 

@@ -68,6 +68,8 @@ final class ChatTemplateTests: XCTestCase {
             ChatTemplate.Llama3DateHeader(knowledgeCutoff: "December 2023", today: "26 Jul 2024"))
         let day = Date(timeIntervalSince1970: 1_741_132_800)  // 5 March 2025, 00:00 UTC
         XCTAssertEqual(ChatTemplate(declared: try templateText("llama3.2.jinja"), today: day)?.llama3DateHeader?.today, "05 Mar 2025")
+        XCTAssertEqual(ChatTemplate(declared: try templateText("llama3.2.jinja"), today: nil)?.llama3DateHeader?.today, "26 Jul 2024")
+        XCTAssertEqual(ChatTemplate(.llama3, today: nil).llama3DateHeader?.today, "26 Jul 2024")
         XCTAssertEqual(ChatTemplate(declared: try templateText("mistral-v0.3.jinja"))?.mistralSpaced, true)
         XCTAssertEqual(ChatTemplate(declared: try templateText("mistral-nemo.jinja"))?.mistralSpaced, false)
     }

@@ -111,9 +111,11 @@ public enum TrainingRunSetup {
     }
 
     /// The chat template `model.chat_template` asks for, from the model's declared one when it has one.
+    /// Llama 3.2's date is its template's fixed one, so samples do not change with the day (resumed runs,
+    /// teacher caches).
     public static func chatTemplate(_ model: Recipe.ModelSection) throws -> ChatTemplate? {
         guard model.chatTemplate != .none else { return nil }
-        return try model.chatTemplate.template(declared: try ModelLoader.declaredChatTemplate(path: model.path), source: model.path)
+        return try model.chatTemplate.template(declared: try ModelLoader.declaredChatTemplate(path: model.path), source: model.path, today: nil)
     }
 
     /// Held-out batches in file order (the first `eval.max_samples` records) and their generation prompts.
