@@ -41,7 +41,7 @@ public struct ModelEvaluator {
             let start = Self.now()
             let loaded = try LoadedModel.load(spec, chatTemplate: options.chatTemplate, keepQuantized: options.keepQuantized)
             column.loadSeconds = Self.now() - start
-            column.chatTemplate = loaded.template == nil ? "none" : "chatml"
+            column.chatTemplate = loaded.template?.format.rawValue ?? "none"
             let formatter = SampleFormatter(tokenizer: loaded.tokenizer, template: loaded.template, lossOn: .completion)
             var teacherError: Error?
             do {
@@ -53,7 +53,7 @@ public struct ModelEvaluator {
             if options.generate, set.task != .none { try generate(loaded, formatter, &column, &predictions) }
             if let teacherError { throw teacherError }
         } catch let error as SampleFormatter.ChatTemplateRequired {
-            column.error = "\(error) (with slm eval: --chat-template chatml)"
+            column.error = "\(error) (with slm eval: --chat-template and the model's format)"
             progress.message("\(spec.name): failed: \(column.error!)")
         } catch {
             column.error = "\(error)"

@@ -101,7 +101,7 @@ public struct LoadedModel {
     public let spec: ModelSpec
     public let model: Transformer
     public let tokenizer: BPETokenizer
-    public let template: ChatMLTemplate?
+    public let template: ChatTemplate?
 
     /// `keepQuantized`: a GGUF file's projections stay in their quantized blocks, as llama.cpp runs them.
     public static func load(_ spec: ModelSpec, chatTemplate: Recipe.ChatTemplateChoice, keepQuantized: Bool) throws -> LoadedModel {

@@ -58,7 +58,7 @@ public struct ModelColumn: Codable, Sendable {
     public var files: [FileHash]
     public var error: String?
     public var loadSeconds: Double?
-    /// The chat template the samples were formatted with: "chatml" or "none" (per column: with
+    /// The chat template the samples were formatted with: a format ("chatml", "llama3", …) or "none" (per column: with
     /// `--chat-template auto` each model's own declared template).
     public var chatTemplate: String?
     public var scoring: Scoring?

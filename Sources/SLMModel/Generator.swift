@@ -86,10 +86,11 @@ public final class Generator {
         decoder = StreamingDecoder(tokenizer: tokenizer)
     }
 
-    /// The tokens that end a reply by default: EOS and the end-of-turn tokens of the common
-    /// chat formats that the vocabulary has (`<|endoftext|>`, `<|im_end|>`, `<|eot_id|>`, `<|end|>`).
+    /// The tokens that end a reply by default: EOS, `<|endoftext|>` and the end-of-turn tokens of every
+    /// chat format (`ChatFormat.endOfTurn`) that the vocabulary has.
     public static func endOfGenerationIds(_ tokenizer: BPETokenizer) -> Set<Int32> {
-        var ids = Set(["<|endoftext|>", "<|im_end|>", "<|eot_id|>", "<|end|>"].compactMap { tokenizer.addedTokens[$0]?.id })
+        let texts = ["<|endoftext|>"] + ChatFormat.allCases.map(\.endOfTurn)
+        var ids = Set(texts.compactMap { tokenizer.addedTokens[$0]?.id })
         if let eos = tokenizer.eosTokenId { ids.insert(eos) }
         return ids
     }

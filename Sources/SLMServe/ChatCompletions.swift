@@ -11,7 +11,7 @@ struct ChatCompletions {
             throw APIError.badRequest("messages.\(i).role", "'messages.\(i).role' must be system, user or assistant, got \"\(m.role)\"")
         }
         let text = model.template.render(request.messages.map { ChatMessage(role: $0.role, content: $0.content) })
-        let prompt = model.encode(text)
+        let prompt = model.encodeChat(text)
         try Completions.checkFits(prompt.count, model: model)
         let field = request.maxCompletionTokens != nil ? "max_completion_tokens" : "max_tokens"
         let maxTokens = request.maxCompletionTokens ?? request.maxTokens ?? (model.contextLength - prompt.count)
@@ -21,11 +21,10 @@ struct ChatCompletions {
             throw APIError.badRequest("top_logprobs", "'top_logprobs' needs 'logprobs': true")
         }
         if request.logprobs == true, top == nil { top = 0 }
-        return GenerationJob(
-            prompt: prompt,
-            parameters: try JobParameters.make(
-                maxTokens: maxTokens, temperature: request.temperature, topP: request.topP, seed: request.seed, stop: request.stop, n: request.n),
-            promptLogprobs: nil, tokenLogprobs: top)
+        var parameters = try JobParameters.make(
+            maxTokens: maxTokens, temperature: request.temperature, topP: request.topP, seed: request.seed, stop: request.stop, n: request.n)
+        parameters.stopTokenIds = model.template.stopTokenIds(model.tokenizer)
+        return GenerationJob(prompt: prompt, parameters: parameters, promptLogprobs: nil, tokenLogprobs: top)
     }
 
     func response(job: GenerationJob, result: JobResult, id: String, created: Int) -> ChatCompletionResponse {

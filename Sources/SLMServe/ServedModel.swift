@@ -6,18 +6,21 @@ import SLMModel
 public struct ServedModel: @unchecked Sendable {
     public let id: String
     let generator: Generator
-    let template: ChatMLTemplate
+    let template: ChatTemplate
     /// Put the tokenizer's BOS before every prompt (GGUF `tokenizer.ggml.add_bos_token`).
     let addBOS: Bool
-    /// Startup notes for the log (e.g. a chat template replaced by plain ChatML).
+    /// Startup notes for the log (e.g. a model without a chat template answered in plain ChatML).
     public let notes: [String]
 
     public var tokenizer: BPETokenizer { generator.tokenizer }
     public var contextLength: Int { generator.cache.maxTokens }
 
     /// Loads `path` (a .gguf file, whose projections stay quantized, or a Hugging Face folder) and the
-    /// PEFT adapter folder `adapter`. `contextLength` as `Generator`'s.
-    public static func load(path: String, adapter: String?, contextLength: Int?, id: String? = nil) throws -> ServedModel {
+    /// PEFT adapter folder `adapter`. `contextLength` as `Generator`'s. `chatTemplate`: the model's own
+    /// (plain ChatML when it declares none) or a format by name; an unknown declared template is an error.
+    public static func load(
+        path: String, adapter: String?, contextLength: Int?, id: String? = nil, chatTemplate: ChatTemplateChoice = .auto
+    ) throws -> ServedModel {
         var isDirectory: ObjCBool = false
         _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
         let (model, loadedTokenizer) = try ModelLoader.load(path: path, keepQuantized: !isDirectory.boolValue)
@@ -26,19 +29,21 @@ public struct ServedModel: @unchecked Sendable {
         }
         if let adapter { try PEFTAdapter.load(adapter, into: model) }
         var notes: [String] = []
-        let declared = try ModelLoader.declaredChatTemplate(path: path)
-        let template = declared.flatMap(ChatMLTemplate.init(declared:)) ?? ChatMLTemplate()
-        if declared != nil, ChatMLTemplate(declared: declared!) == nil {
-            notes.append("the model's chat template is not ChatML; /v1/chat/completions uses plain ChatML")
-        } else if declared == nil {
-            notes.append("the model declares no chat template; /v1/chat/completions uses plain ChatML")
+        let chosen = try chatTemplate.template(declared: try ModelLoader.declaredChatTemplate(path: path), source: path)
+        if chosen == nil {
+            notes.append("the model declares no chat template; /v1/chat/completions uses plain ChatML (--chat-template names another)")
         }
+        let template = chosen ?? ChatTemplate(.chatml)
         let addBOS = try !isDirectory.boolValue && GGUFFile(path: path)["tokenizer.ggml.add_bos_token"].map { "\($0)" } == "true"
         let name = id ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
         return ServedModel(
             id: name, generator: try Generator(model: model, tokenizer: tokenizer, contextLength: contextLength),
             template: template, addBOS: addBOS && tokenizer.bosTokenId != nil, notes: notes)
     }
+
+    /// Token ids of a rendered chat prompt: the template writes the format's own BOS (`<|begin_of_text|>`,
+    /// `<s>`, `<bos>`) where it has one, so none is added, as transformers' `apply_chat_template` tokenizes.
+    func encodeChat(_ text: String) -> [Int32] { tokenizer.encode(text) }
 
     /// Token ids of a prompt text (special tokens such as `<|im_start|>` recognised).
     func encode(_ text: String) -> [Int32] {

@@ -65,7 +65,7 @@ struct Eval: ParsableCommand {
     @Option(help: "Seeds the bootstrap.")
     var seed: UInt64 = 42
 
-    @Option(help: "Chat template: auto (the model's own), chatml or none.")
+    @Option(help: "Chat template: auto (the model's own), a format (chatml, llama3, mistral, phi3, phi4, gemma) or none.")
     var chatTemplate: String = Recipe.ChatTemplateChoice.auto.rawValue
 
     @Flag(help: "Score the references only (loss, perplexity, token accuracy); generate nothing.")
@@ -79,7 +79,7 @@ struct Eval: ParsableCommand {
             throw ValidationError("--task must be one of \(Recipe.EvalTask.allCases.map(\.rawValue).joined(separator: ", ")), got \(self.task)")
         }
         guard let chatTemplate = Recipe.ChatTemplateChoice(rawValue: chatTemplate) else {
-            throw ValidationError("--chat-template must be one of auto, chatml, none, got \(self.chatTemplate)")
+            throw ValidationError("--chat-template must be one of \(Recipe.ChatTemplateChoice.names), got \(self.chatTemplate)")
         }
         guard targetAccuracy > 0, targetAccuracy <= 1 else { throw ValidationError("--target-accuracy must be in (0, 1], got \(targetAccuracy)") }
         var options = EvaluationOptions()

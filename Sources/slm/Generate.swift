@@ -10,7 +10,8 @@ struct Generate: ParsableCommand {
         discussion: """
             With --prompt, continues the text (special tokens such as <|im_start|> are recognised).
             With --chat, reads one user message per line from stdin and answers each in the model's
-            ChatML template, keeping the conversation. Tokens/s go to stderr.
+            chat template (ChatML, Llama 3, Mistral, Phi-3, Phi-4-mini or Gemma; --chat-template names
+            one), keeping the conversation; a reply ends at the format's end-of-turn token. Tokens/s go to stderr.
             """)
 
     @Argument(help: "A .gguf model file (Llama family, e.g. SmolLM2).")
@@ -24,6 +25,9 @@ struct Generate: ParsableCommand {
 
     @Option(help: "Chat: the system message (default: the template's own, if any).")
     var system: String?
+
+    @Option(help: "Chat: the template, auto (the model's own; plain ChatML when it declares none) or chatml, llama3, mistral, phi3, phi4, gemma.")
+    var chatTemplate: String = ChatTemplateChoice.auto.rawValue
 
     @Option(help: "New tokens at most (per reply).")
     var maxTokens = 256
@@ -55,6 +59,7 @@ struct Generate: ParsableCommand {
     func validate() throws {
         guard (prompt != nil) != chat else { throw ValidationError("give exactly one of --prompt TEXT and --chat") }
         guard maxTokens > 0 else { throw ValidationError("--max-tokens must be positive") }
+        _ = try chatTemplateOption(chatTemplate)
     }
 
     func run() throws {
@@ -76,10 +81,10 @@ struct Generate: ParsableCommand {
             report(generator)
             return
         }
-        let template = ChatMLTemplate(gguf: file) ?? ChatMLTemplate()
-        if file["tokenizer.chat_template"] != nil, ChatMLTemplate(gguf: file) == nil {
-            FileHandle.standardError.write(Data("slm: the model's chat template is not ChatML; using plain ChatML\n".utf8))
-        }
+        let declared = file["tokenizer.chat_template"]?.string
+        let chosen = try chatTemplateOption(chatTemplate).template(declared: declared, source: model)
+        if chosen == nil { FileHandle.standardError.write(Data("slm: the model declares no chat template; using plain ChatML\n".utf8)) }
+        let template = chosen ?? ChatTemplate(.chatml)
         let session = ChatSession(generator: generator, template: template, system: system)
         let interactive = isatty(STDIN_FILENO) != 0
         while true {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import SLMModel
 import SLMServe
 import SLMTensor
 import Synchronization
@@ -35,16 +36,21 @@ struct Serve: ParsableCommand {
     @Option(help: "Tokens the KV cache holds, prompt and reply (default: the model's context, at most 4096).")
     var context: Int?
 
+    @Option(help: "Chat template of /v1/chat/completions: auto (the model's own), or chatml, llama3, mistral, phi3, phi4, gemma.")
+    var chatTemplate: String = ChatTemplateChoice.auto.rawValue
+
     @Option(help: "Threads for OpenBLAS and slm's kernels.")
     var threads = 2
 
     func validate() throws {
+        _ = try chatTemplateOption(chatTemplate)
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
     }
 
     func run() throws {
         Parallel.setThreads(threads)
-        let served = try ServedModel.load(path: model, adapter: adapter, contextLength: context, id: name)
+        let served = try ServedModel.load(
+            path: model, adapter: adapter, contextLength: context, id: name, chatTemplate: try chatTemplateOption(chatTemplate))
         for note in served.notes { FileHandle.standardError.write(Data("slm: \(note)\n".utf8)) }
         let server = OpenAIServer(model: served, host: host, port: port)
         let host = self.host

@@ -7,7 +7,8 @@ final class SLMProcess {
     private let errorPipe: Pipe?
     private(set) var errorText = ""
 
-    init(_ arguments: [String], captureError: Bool) throws {
+    /// `input`: written to the process's standard input, which is then closed.
+    init(_ arguments: [String], captureError: Bool, input: String? = nil) throws {
         let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         let executable = directory.appendingPathComponent("slm")
         guard FileManager.default.isExecutableFile(atPath: executable.path) else {
@@ -18,7 +19,13 @@ final class SLMProcess {
         process.standardOutput = FileHandle.nullDevice
         errorPipe = captureError ? Pipe() : nil
         process.standardError = errorPipe ?? FileHandle.nullDevice
+        let inputPipe = input.map { _ in Pipe() }
+        if let inputPipe { process.standardInput = inputPipe }
         try process.run()
+        if let input, let inputPipe {
+            inputPipe.fileHandleForWriting.write(Data(input.utf8))
+            try inputPipe.fileHandleForWriting.close()
+        }
     }
 
     var isRunning: Bool { process.isRunning }
@@ -34,6 +41,6 @@ final class SLMProcess {
     }
 }
 
-func slm(_ arguments: [String], captureError: Bool = false) throws -> SLMProcess {
-    try SLMProcess(arguments, captureError: captureError)
+func slm(_ arguments: [String], captureError: Bool = false, input: String? = nil) throws -> SLMProcess {
+    try SLMProcess(arguments, captureError: captureError, input: input)
 }

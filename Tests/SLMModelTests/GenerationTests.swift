@@ -20,7 +20,7 @@ final class GenerationTests: XCTestCase {
     /// The same file with its projections kept in Q4_1 blocks, as `slm generate` loads it.
     nonisolated(unsafe) static var quantizedModel: Transformer?
     nonisolated(unsafe) static var tokenizer: BPETokenizer?
-    nonisolated(unsafe) static var template: ChatMLTemplate?
+    nonisolated(unsafe) static var template: ChatTemplate?
 
     override func setUpWithError() throws {
         Parallel.setThreads(2)
@@ -30,7 +30,7 @@ final class GenerationTests: XCTestCase {
             Self.model = try GGUFModelLoader.load(file)
             Self.quantizedModel = try GGUFModelLoader.load(file, keepQuantized: true)
             Self.tokenizer = try BPETokenizer.load(gguf: file)
-            Self.template = ChatMLTemplate(gguf: file)
+            Self.template = ChatTemplate(gguf: file)
         }
     }
 

@@ -47,14 +47,4 @@ final class LoRAAdapterGGUFTests: XCTestCase {
             }
         }
     }
-
-    func testModelfileHasTheChatMLTemplateSystemPromptAndStops() throws {
-        let template = "{% for message in messages %}{{'<|im_start|>system\nYou are kind.<|im_end|>\n'}}{% endfor %}"
-        let text = OllamaModelfile.text(ggufFile: "/tmp/out/model.gguf", chatTemplate: template, eosToken: "<|endoftext|>")
-        XCTAssertTrue(text.hasPrefix("FROM ./model.gguf\n"))
-        XCTAssertTrue(text.contains("TEMPLATE \"\"\"{{ if .System }}<|im_start|>system\n{{ .System }}<|im_end|>"))
-        XCTAssertTrue(text.contains("SYSTEM \"\"\"You are kind.\"\"\""))
-        for stop in ["<|im_start|>", "<|im_end|>", "<|endoftext|>"] { XCTAssertTrue(text.contains("PARAMETER stop \"\(stop)\""), stop) }
-        XCTAssertFalse(OllamaModelfile.text(ggufFile: "m.gguf", chatTemplate: "{{ messages }}", eosToken: nil).contains("TEMPLATE"))
-    }
 }

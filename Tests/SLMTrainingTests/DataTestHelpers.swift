@@ -3,9 +3,10 @@ import SLMModel
 import SLMTraining
 import XCTest
 
-/// A tokenizer with one token per byte and no merges, plus ChatML's markers and <s>, </s>:
-/// its tokens map one to one onto the text, so a mask can be checked character by character.
-func byteTokenizer() throws -> BPETokenizer {
+/// A tokenizer with one token per byte and no merges, plus ChatML's markers and <s>, </s> (and
+/// `extraSpecial` after them): its tokens map one to one onto the text, so a mask can be checked
+/// character by character.
+func byteTokenizer(extraSpecial: [String] = []) throws -> BPETokenizer {
     let printable = Array(33...126) + Array(161...172) + Array(174...255)
     var next: UInt32 = 256
     let bytes = (0..<256).map { byte -> String in
@@ -13,7 +14,8 @@ func byteTokenizer() throws -> BPETokenizer {
         defer { next += 1 }
         return String(Unicode.Scalar(next)!)
     }
-    let added = ["<|im_start|>", "<|im_end|>", "<s>", "</s>"]
+    var added = ["<|im_start|>", "<|im_end|>", "<s>", "</s>"]
+    for token in extraSpecial where !added.contains(token) { added.append(token) }
     return try BPETokenizer(
         tokens: bytes + added, merges: [],
         addedTokens: Dictionary(uniqueKeysWithValues: added.enumerated().map { ($1, (Int32(256 + $0), true)) }),

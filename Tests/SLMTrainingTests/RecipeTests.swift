@@ -217,7 +217,7 @@ final class RecipeTests: XCTestCase {
         ])
         XCTAssertEqual(found.map(\.message), [
             "no such file or folder: /nonexistent/model",
-            "chatmll is not allowed; did you mean chatml? allowed: auto, chatml, none",
+            "chatmll is not allowed; did you mean chatml? allowed: auto, chatml, llama3, mistral, phi3, phi4, gemma, none",
             "must be at least 1, got 0",
             "v_projj is not allowed; did you mean v_proj? allowed: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, qkv_proj, gate_up_proj",
             "missing: give a training data file",

@@ -5,7 +5,7 @@ import SLMTraining
 import XCTest
 
 final class SampleFormatterTests: XCTestCase {
-    let chatML = ChatMLTemplate(defaultSystemPrompt: "You are helpful.")
+    let chatML = { var t = ChatTemplate(.chatml); t.defaultSystemPrompt = "You are helpful."; return t }()
     let chat: [ChatMessage] = [
         .init(role: "user", content: "Hi there"), .init(role: "assistant", content: "Hello!"),
         .init(role: "user", content: "2+2?"), .init(role: "assistant", content: " 4\n"),
@@ -16,6 +16,28 @@ final class SampleFormatterTests: XCTestCase {
         let sample = try SampleFormatter(tokenizer: tokenizer, template: chatML, lossOn: .completion).sample(.chat(chat))
         XCTAssertEqual(tokenizer.decode(sample.ids), chatML.render(chat, addGenerationPrompt: false))
         XCTAssertEqual(targetRuns(sample, tokenizer), ["Hello!<|im_end|>", " 4\n<|im_end|>"])
+    }
+
+    /// Each format's mask covers exactly its assistant replies as the format writes them (Llama 3 and
+    /// Gemma trim them, Mistral v0.3 puts a space first) and their end-of-turn token.
+    func testEveryFormatLearnsItsRepliesAndTheirEndOfTurnOnly() throws {
+        let tokenizer = try byteTokenizer(extraSpecial: ChatFormat.allCases.map(\.endOfTurn) + [
+            "<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|system|>", "<|user|>", "<|assistant|>", "<|endoftext|>",
+            "<bos>", "<start_of_turn>",
+        ])
+        let expected: [ChatFormat: [String]] = [
+            .chatml: ["Hello!<|im_end|>", " 4\n<|im_end|>"], .llama3: ["Hello!<|eot_id|>", "4<|eot_id|>"], .mistral: [" Hello!</s>", " 4</s>"],
+            .phi3: ["Hello!<|end|>", " 4\n<|end|>"], .phi4: ["Hello!<|end|>", " 4\n<|end|>"], .gemma: ["Hello!<end_of_turn>", "4<end_of_turn>"],
+        ]
+        for format in ChatFormat.allCases {
+            let template = ChatTemplate(format)
+            let formatter = SampleFormatter(tokenizer: tokenizer, template: template, lossOn: .completion)
+            let sample = try formatter.sample(.chat(chat))
+            XCTAssertEqual(tokenizer.decode(sample.ids), template.render(chat, addGenerationPrompt: false), "\(format)")
+            XCTAssertEqual(targetRuns(sample, tokenizer), expected[format], "\(format)")
+            let prompt = try XCTUnwrap(try formatter.evaluationPrompt(.chat(chat)))
+            XCTAssertEqual(tokenizer.decode(prompt.promptIds), template.render(Array(chat.prefix(3)), addGenerationPrompt: true), "\(format)")
+        }
     }
 
     func testPromptCompletionAndAlpacaBecomeAUserMessageAndItsReply() throws {
@@ -94,7 +116,7 @@ final class SampleFormatterTests: XCTestCase {
     func testChatWithoutATemplateIsAnError() throws {
         let formatter = SampleFormatter(tokenizer: try byteTokenizer(), template: nil, lossOn: .completion)
         XCTAssertThrowsError(try formatter.sample(.chat(chat))) {
-            XCTAssertTrue("\($0)".contains("set model.chat_template: chatml"), "\($0)")
+            XCTAssertTrue("\($0)".contains("set model.chat_template to the model's format (chatml, llama3"), "\($0)")
         }
     }
 
@@ -121,7 +143,7 @@ final class SampleFormatterTests: XCTestCase {
     func testPiecewiseTokensEqualTheWholeRenderingOnTheShippedDatasets() throws {
         let gguf = try GGUFFile(path: try Fixture.demoModelPath())
         let tokenizer = try BPETokenizer.load(gguf: gguf)
-        let template = try XCTUnwrap(ChatMLTemplate(gguf: gguf))
+        let template = try XCTUnwrap(ChatTemplate(gguf: gguf))
         let formatter = SampleFormatter(tokenizer: tokenizer, template: template, lossOn: .completion)
         var checked = 0
         for file in ["ticket-routing/train.jsonl", "ticket-routing/heldout.jsonl", "note-extraction/train.jsonl", "note-extraction/heldout.jsonl"] {

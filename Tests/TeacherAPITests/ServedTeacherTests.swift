@@ -74,7 +74,7 @@ final class ServedTeacherTests: XCTestCase {
         let tokenizer = try BPETokenizer.load(gguf: file)
         let reference = try LlamaCppRecording.load("v1_chat_completions_logprobs_top5")
         let messages = [ChatMessage(role: "user", content: "What is the GPL? Answer in one sentence.")]
-        let promptIDs = tokenizer.encode((ChatMLTemplate(gguf: file) ?? ChatMLTemplate()).render(messages))
+        let promptIDs = tokenizer.encode((ChatTemplate(gguf: file) ?? ChatTemplate(.chatml)).render(messages))
         let result = try await client(server.port).score(.chat(messages: messages, studentPromptTokenIDs: promptIDs))
 
         XCTAssertEqual(result.reply, reference.text)

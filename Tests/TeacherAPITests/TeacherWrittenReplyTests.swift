@@ -33,7 +33,7 @@ final class TeacherWrittenReplyTests: XCTestCase {
         return api
     }
 
-    private func chatPrompts(_ questions: [String], tokenizer: BPETokenizer, template: ChatMLTemplate = ChatMLTemplate()) throws -> [TeacherPrompt] {
+    private func chatPrompts(_ questions: [String], tokenizer: BPETokenizer, template: ChatTemplate = ChatTemplate(.chatml)) throws -> [TeacherPrompt] {
         let formatter = SampleFormatter(tokenizer: tokenizer, template: template, lossOn: .completion)
         return try questions.map { try formatter.teacherPrompt(.promptCompletion(prompt: $0, completion: "the dataset's own answer")) }
     }
@@ -49,7 +49,7 @@ final class TeacherWrittenReplyTests: XCTestCase {
         let tokenizer = try BPETokenizer.load(gguf: file)
         var api = section(port: server.port, mode: .generate, maxTokens: 12)
         api.model = "SmolLM2-135M-Instruct.Q4_1"
-        let prompts = try chatPrompts(["What is the GPL? Answer in one sentence.", "Name a colour."], tokenizer: tokenizer, template: ChatMLTemplate(gguf: file) ?? ChatMLTemplate())
+        let prompts = try chatPrompts(["What is the GPL? Answer in one sentence.", "Name a colour."], tokenizer: tokenizer, template: ChatTemplate(gguf: file) ?? ChatTemplate(.chatml))
         let cache = temporary("served.h5")
         let teacher = try APITeacher(api, mode: .generate, k: 5, studentTokenizer: tokenizer) { _ in }
         let outcome = try TeacherCacheFiller.fillReplies(cache: cache, prompts: prompts, teacher: teacher, tokenizerFingerprint: tokenizer.fingerprint)

@@ -137,7 +137,7 @@ public enum ModelLoader {
     }
 
     /// The chat template the model declares (Jinja text): GGUF metadata `tokenizer.chat_template`, or
-    /// `chat_template` in a folder's tokenizer_config.json; nil when it has none.
+    /// `chat_template` in a folder's tokenizer_config.json, or its chat_template.jinja; nil when it has none.
     public static func declaredChatTemplate(path: String) throws -> String? {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
@@ -145,10 +145,13 @@ public enum ModelLoader {
         }
         guard isDirectory.boolValue else { return try GGUFFile(path: path)["tokenizer.chat_template"]?.string }
         let configPath = path + "/tokenizer_config.json"
-        guard let data = FileManager.default.contents(atPath: configPath) else { return nil }
-        guard let config = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw FormatError(file: configPath, field: nil, "is not a JSON object")
+        var config: [String: Any] = [:]
+        if let data = FileManager.default.contents(atPath: configPath) {
+            guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+                throw FormatError(file: configPath, field: nil, "is not a JSON object")
+            }
+            config = object
         }
-        return config["chat_template"] as? String
+        return try GGUFLlamaMetadata.chatTemplate(folder: URL(fileURLWithPath: path), tokenizerConfig: config)
     }
 }

@@ -6,8 +6,12 @@ import SLMModel
 /// `loss_on: completion` are in [brackets]; `loss_on: all` makes every token but the first a target.
 /// ```
 /// ChatML      …<|im_start|>user\n{prompt}<|im_end|>\n<|im_start|>assistant\n[{reply}<|im_end|>]\n
-///             every assistant turn of a chat is a target; prompt_completion and alpaca become one
-///             user message and its reply; the system turn is as the template writes it
+/// Llama 3     …<|start_header_id|>assistant<|end_header_id|>\n\n[{reply}<|eot_id|>]
+/// Mistral     <s>[INST] {prompt}[/INST][ {reply}</s>]
+/// Phi-3       …<|assistant|>\n[{reply}<|end|>]\n<|endoftext|>       Phi-4-mini: no \n after tags and turns
+/// Gemma       …<start_of_turn>model\n[{reply}<end_of_turn>]\n
+///             every assistant turn of a chat is a target (`ChatTemplate.segments`); prompt_completion
+///             and alpaca become one user message and its reply; the system turn is as the template writes it
 /// plain text  <bos>{prompt}[{completion}<eos>]
 /// alpaca      <bos>Below is an instruction … ### Response:\n[{output}<eos>]
 /// text        <bos>[{text}<eos>]    never templated: <bos> only without a template
@@ -16,10 +20,10 @@ import SLMModel
 public struct SampleFormatter: Sendable {
     public let tokenizer: BPETokenizer
     /// nil: plain text (base models).
-    public let template: ChatMLTemplate?
+    public let template: ChatTemplate?
     public let lossOn: Recipe.LossOn
 
-    public init(tokenizer: BPETokenizer, template: ChatMLTemplate?, lossOn: Recipe.LossOn) {
+    public init(tokenizer: BPETokenizer, template: ChatTemplate?, lossOn: Recipe.LossOn) {
         self.tokenizer = tokenizer
         self.template = template
         self.lossOn = lossOn
@@ -28,7 +32,7 @@ public struct SampleFormatter: Sendable {
     /// Thrown for a chat record when there is no template to write it with.
     public struct ChatTemplateRequired: Error, CustomStringConvertible {
         public var description: String {
-            "chat records need a chat template and the model has none: set model.chat_template: chatml, or write the data as prompt_completion"
+            "chat records need a chat template and the model has none: set model.chat_template to the model's format (\(ChatFormat.allCases.map(\.rawValue).joined(separator: ", "))), or write the data as prompt_completion"
         }
     }
 
@@ -88,33 +92,15 @@ public struct SampleFormatter: Sendable {
         return pieces
     }
 
-    /// The template's rendering cut at each assistant reply and its `<|im_end|>`. Rendering the
-    /// messages up to each one in turn keeps the template the only place that knows the layout.
-    private func chatPieces(_ messages: [ChatMessage], _ template: ChatMLTemplate) -> [Piece] {
-        var pieces: [Piece] = []
-        var context = ""
-        var renderedScalars = 0
-        for k in messages.indices {
-            let rendered = template.render(Array(messages[...k]), addGenerationPrompt: false)
-            let turn = String(String.UnicodeScalarView(rendered.unicodeScalars.dropFirst(renderedScalars)))
-            renderedScalars = rendered.unicodeScalars.count
-            guard messages[k].role == "assistant" else {
-                context += turn
-                continue
+    /// The template's segments: replies and their end-of-turn tokens as the format lays them out.
+    private func chatPieces(_ messages: [ChatMessage], _ template: ChatTemplate) -> [Piece] {
+        template.segments(messages, addGenerationPrompt: false).map { segment in
+            switch segment.kind {
+            case .context: Piece(.text(segment.text), .context)
+            case .reply: Piece(.text(segment.text), .reply)
+            case .endOfTurn: Piece(.text(segment.text), .endOfTurn)
             }
-            guard let reply = turn.range(of: messages[k].content + Self.chatMLEndOfTurn, options: [.backwards, .literal]) else {
-                preconditionFailure("ChatML writes an assistant turn as <|im_start|>assistant\\n{content}<|im_end|>\\n")
-            }
-            let content = reply.lowerBound..<turn.index(reply.upperBound, offsetBy: -Self.chatMLEndOfTurn.count)
-            pieces += [
-                Piece(.text(context + turn[..<reply.lowerBound]), .context),
-                Piece(.text(String(turn[content])), .reply),
-                Piece(.text(Self.chatMLEndOfTurn), .endOfTurn),
-            ]
-            context = String(turn[reply.upperBound...])
         }
-        if !context.isEmpty { pieces.append(Piece(.text(context), .context)) }
-        return pieces
     }
 
     func tokens(_ piece: Piece) -> [Int32] {
@@ -123,8 +109,6 @@ public struct SampleFormatter: Sendable {
         case .token(let id): [id]
         }
     }
-
-    static let chatMLEndOfTurn = "<|im_end|>"
 
     /// The Stanford Alpaca prompt, with or without its input section.
     static func alpacaPrompt(instruction: String, input: String) -> String {
@@ -165,7 +149,7 @@ struct Piece {
 
 /// What a held-out record asks and the answer it expects, for scoring greedy generations by exact match.
 public struct EvaluationPrompt: Sendable, Equatable {
-    /// The tokens before the final reply, ending with `<|im_start|>assistant\n` under ChatML.
+    /// The tokens before the final reply, ending with the template's generation prompt (`<|im_start|>assistant\n` under ChatML).
     public var promptIds: [Int32]
     /// The final reply: the completion, the alpaca output, the last assistant message.
     public var reference: String

@@ -53,13 +53,9 @@ public struct Recipe: Sendable, Equatable {
         case importance
     }
 
-    public enum ChatTemplateChoice: String, Sendable, CaseIterable {
-        /// The model's own template (from tokenizer_config.json or GGUF metadata); plain text when it has none.
-        case auto
-        case chatml
-        /// No template: prompt and completion are joined as plain text (base models).
-        case none
-    }
+    /// `model.chat_template`: auto (the model's own template from tokenizer_config.json or GGUF metadata;
+    /// plain text when it has none), a format by name, or none (plain text, base models).
+    public typealias ChatTemplateChoice = SLMModel.ChatTemplateChoice
 
     public struct LoRASection: Sendable, Equatable {
         public var r = 16

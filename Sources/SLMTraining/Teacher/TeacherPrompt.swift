@@ -12,11 +12,11 @@ import SLMModel
 public struct TeacherPrompt: Sendable, Equatable {
     /// Sent to `/chat/completions`.
     public var messages: [ChatMessage]
-    /// The prompt in the student's layout (`SampleFormatter`): under ChatML it ends with
-    /// `<|im_start|>assistant\n`; the teacher's reply, tokenized by the student, follows it.
+    /// The prompt in the student's layout (`SampleFormatter`): it ends with the chat template's generation
+    /// prompt (`<|im_start|>assistant\n` under ChatML); the teacher's reply, tokenized by the student, follows it.
     public var studentPromptIDs: [Int32]
-    /// The student's end of a reply (`<|im_end|>`, or <eos> without a template), appended to a reply
-    /// the teacher ended by itself; empty when the layout has none.
+    /// The student's end of a reply (the template's end of turn: `<|im_end|>`, `<|eot_id|>`, …; <eos>
+    /// without a template), appended to a reply the teacher ended by itself; empty when the layout has none.
     public var endOfReply: [Int32]
 
     public init(messages: [ChatMessage], studentPromptIDs: [Int32], endOfReply: [Int32]) {

@@ -11,7 +11,7 @@ public enum TrainingRunSetup {
         public var model: Transformer
         public let tokenizer: BPETokenizer
         /// nil: plain text.
-        public let template: ChatMLTemplate?
+        public let template: ChatTemplate?
     }
 
     /// A recipe's data section, read and laid out in batches.
@@ -64,7 +64,7 @@ public enum TrainingRunSetup {
         let template = try chatTemplate(m)
         log(
             "model \(m.path): \(model.config.layers) layers, \(model.config.hiddenSize) wide, vocabulary \(model.config.vocabSize)"
-                + (m.keepQuantized ? ", base kept quantized" : "") + "; chat template: \(template == nil ? "none" : "ChatML")")
+                + (m.keepQuantized ? ", base kept quantized" : "") + "; chat template: \(template?.format.displayName ?? "none")")
         return LoadedModel(model: model, tokenizer: tokenizer, template: template)
     }
 
@@ -89,7 +89,7 @@ public enum TrainingRunSetup {
 
     /// The data files read, their training records formatted and planned into batches.
     public static func prepareData(
-        _ recipe: Recipe, tokenizer: BPETokenizer, template: ChatMLTemplate?, log: (String) -> Void
+        _ recipe: Recipe, tokenizer: BPETokenizer, template: ChatTemplate?, log: (String) -> Void
     ) throws -> PreparedData {
         let records = try TrainingData.load(recipe.data, seed: recipe.train.seed)
         for file in records.files {
@@ -111,18 +111,11 @@ public enum TrainingRunSetup {
     }
 
     /// The chat template `model.chat_template` asks for, from the model's declared one when it has one.
-    public static func chatTemplate(_ model: Recipe.ModelSection) throws -> ChatMLTemplate? {
-        switch model.chatTemplate {
-        case .none: return nil
-        case .chatml: return try ModelLoader.declaredChatTemplate(path: model.path).flatMap(ChatMLTemplate.init(declared:)) ?? ChatMLTemplate()
-        case .auto:
-            guard let declared = try ModelLoader.declaredChatTemplate(path: model.path) else { return nil }
-            guard let template = ChatMLTemplate(declared: declared) else {
-                throw TrainingError(
-                    "\(model.path) declares a chat template slm does not render yet (only ChatML so far): set model.chat_template to chatml or none")
-            }
-            return template
-        }
+    /// Llama 3.2's date is its template's fixed one, so samples do not change with the day (resumed runs,
+    /// teacher caches).
+    public static func chatTemplate(_ model: Recipe.ModelSection) throws -> ChatTemplate? {
+        guard model.chatTemplate != .none else { return nil }
+        return try model.chatTemplate.template(declared: try ModelLoader.declaredChatTemplate(path: model.path), source: model.path, today: nil)
     }
 
     /// Held-out batches in file order (the first `eval.max_samples` records) and their generation prompts.
