@@ -62,8 +62,10 @@ extension Transformer {
     public func keepingLayers(_ indices: [Int]) -> Transformer {
         var config = self.config
         config.layers = indices.count
-        return Transformer(
+        let kept = Transformer(
             config: config, embedTokens: embedTokens, layers: indices.map { layers[$0] }, norm: norm,
             lmHead: lmHead === embedTokens ? nil : lmHead)
+        kept.decodingHead = decodingHead
+        return kept
     }
 }

@@ -8,6 +8,10 @@ public final class Transformer {
     public internal(set) var layers: [DecoderLayer]
     public let norm: Tensor
     public let lmHead: Tensor
+    /// The output projection still in its ggml blocks (a GGUF loaded with `keepQuantized`): a decoding
+    /// step's logits read it instead of `lmHead`'s Float32 copy, a quarter of the bytes or less per
+    /// token. Unused while `lmHead` is being trained.
+    public var decodingHead: QuantizedMatrix?
 
     public init(config: ModelConfig, embedTokens: Tensor, layers: [DecoderLayer], norm: Tensor, lmHead: Tensor?) {
         self.config = config
@@ -58,7 +62,10 @@ public final class Transformer {
         let c = config.hiddenSize
         let last = Tensor(uninitialized: [1, c])
         last.data.update(from: hidden.data + (ids.count - 1) * c, count: c)
-        return try GradMode.withoutGrad { try logits(last).reshaped([config.vocabSize]) }
+        return try GradMode.withoutGrad {
+            let logits = try decodingHead.flatMap { lmHead.requiresGrad ? nil : $0 }.map { try last.linear($0) } ?? logits(last)
+            return try logits.reshaped([config.vocabSize])
+        }
     }
 
     /// Logits [N, V] for hidden states [N, C]. Training uses `Tensor.lossHead` instead, which never

@@ -88,4 +88,20 @@ final class SmolLM2ReferenceTests: XCTestCase {
         let b = try GradMode.withoutGrad { try quantized.logits(try quantized.hiddenStates(ids, batch: 1, sequence: ids.count)) }
         assertClose(b, a, tolerance: 1e-3, "quantized vs dense logits")
     }
+
+    /// Kept quantized, decoding's logits come from the file's Q8_0 embedding blocks: the same as the
+    /// dense model's, step after step.
+    func testDecodingReadsTheTiedOutputProjectionFromItsBlocks() throws {
+        let dense = try XCTUnwrap(Self.model)
+        let quantized = try GGUFModelLoader.load(try GGUFFile(path: try Fixture.demoModelPath()), keepQuantized: true)
+        XCTAssertEqual(try XCTUnwrap(quantized.decodingHead).type, .q8_0)
+        XCTAssertNil(dense.decodingHead)
+        let denseCache = try KVCache(config: dense.config, maxTokens: 64), quantizedCache = try KVCache(config: quantized.config, maxTokens: 64)
+        var ids = Array(reference.text_ids.prefix(16))
+        for _ in 0..<3 {
+            let a = try dense.nextTokenLogits(ids, cache: denseCache), b = try quantized.nextTokenLogits(ids, cache: quantizedCache)
+            assertClose(b, a, tolerance: 1e-3, "decoding logits, quantized head vs dense")
+            ids = [a.scalars.withUnsafeBufferPointer { Sampler.argmax($0) }]
+        }
+    }
 }

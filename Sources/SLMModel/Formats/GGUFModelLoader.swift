@@ -18,7 +18,8 @@ import SLMTensor
 ///
 /// With `keepQuantized`, the layers' projection matrices stay in their ggml blocks (read in place
 /// from the file's mapping, frozen): a prompt's matmuls dequantize them tile by tile, a decoding
-/// step multiplies straight from the blocks (`Tensor.linear(_: QuantizedMatrix)`); norms and the
+/// step multiplies straight from the blocks (`Tensor.linear(_: QuantizedMatrix)`), and so does its
+/// output projection (`Transformer.decodingHead`) when its type has a block kernel; norms and the
 /// embedding are Float32 either way.
 public enum GGUFModelLoader {
     public static func load(_ file: GGUFFile, keepQuantized: Bool = false) throws -> Transformer {
@@ -76,9 +77,14 @@ public enum GGUFModelLoader {
                 kNorm: c.queryKeyNorm ? try weight(p + "attn_k_norm.weight", [c.headDim]) : nil)
             return DecoderLayer(config: c, weights: weights)
         }
+        let headName = config.tieWordEmbeddings ? "token_embd.weight" : "output.weight"
         let embed = try weight("token_embd.weight", [config.vocabSize, config.hiddenSize])
         let head = config.tieWordEmbeddings ? nil : try weight("output.weight", [config.vocabSize, config.hiddenSize])
-        return Transformer(config: config, embedTokens: embed, layers: layers, norm: try weight("output_norm.weight", [config.hiddenSize]), lmHead: head)
+        let model = Transformer(config: config, embedTokens: embed, layers: layers, norm: try weight("output_norm.weight", [config.hiddenSize]), lmHead: head)
+        if keepQuantized, let headInfo = file.tensor(named: headName), QuantizedMatrix.decodesInPlace(headInfo.type) {
+            model.decodingHead = try file.quantizedMatrix(headInfo)
+        }
+        return model
     }
 
     /// The model's hyper-parameters from `{arch}.*` metadata.

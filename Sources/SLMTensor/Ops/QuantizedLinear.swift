@@ -38,6 +38,10 @@ extension Tensor {
 }
 
 extension QuantizedMatrix {
+    /// Whether decoding multiplies a matrix of `type` straight from its blocks (`QuantizedGemv`)
+    /// rather than through dequantized tiles.
+    public static func decodesInPlace(_ type: GGMLType) -> Bool { QuantizedGemv.supports(type) }
+
     /// dx [..., in] = dy [..., out] · W, dequantizing W a tile of rows at a time.
     public func inputGradient(_ dy: Tensor) throws -> Tensor {
         guard dy.shape.last == rows else {
