@@ -12,8 +12,8 @@ import SLMTensor
 ///   ... }
 /// ```
 /// `model_type` llama, mistral (`sliding_window`: its attention span, or null), qwen2 (q/k/v biases
-/// always; `use_sliding_window` must be false) and qwen3 (q/k RMSNorm always; `attention_bias`, which
-/// would add o_proj's bias too, must be false).
+/// always; `use_sliding_window` must be false), qwen3 (q/k RMSNorm always; `attention_bias`, which
+/// would add o_proj's bias too, must be false) and gemma3_text (its keys: `HuggingFaceConfig+Gemma`).
 /// Every field is optional here so that a missing one is reported by name in `modelConfig`;
 /// keys slm does not use are ignored. Defaults (LlamaConfig's) for fields that may be absent:
 /// num_key_value_heads = num_attention_heads, head_dim = hidden_size / num_attention_heads,
@@ -43,6 +43,15 @@ public struct HuggingFaceConfig: Codable, Sendable {
     public var slidingWindow: Int?
     /// Qwen2/Qwen3: whether `sliding_window` applies (to the layers `layer_types` names "sliding_attention").
     public var useSlidingWindow: Bool?
+    /// Gemma 3's keys (see `HuggingFaceConfig+Gemma.swift`).
+    public var hiddenActivation: String?
+    public var queryPreAttnScalar: Double?
+    public var layerTypes: [String]?
+    public var slidingWindowPattern: Int?
+    public var ropeLocalBaseFreq: Double?
+    public var finalLogitSoftcapping: Double?
+    public var attnLogitSoftcapping: Double?
+    public var useBidirectionalAttention: Bool?
 
     enum CodingKeys: String, CodingKey {
         case modelType = "model_type"
@@ -64,6 +73,14 @@ public struct HuggingFaceConfig: Codable, Sendable {
         case mlpBias = "mlp_bias"
         case slidingWindow = "sliding_window"
         case useSlidingWindow = "use_sliding_window"
+        case hiddenActivation = "hidden_activation"
+        case queryPreAttnScalar = "query_pre_attn_scalar"
+        case layerTypes = "layer_types"
+        case slidingWindowPattern = "sliding_window_pattern"
+        case ropeLocalBaseFreq = "rope_local_base_freq"
+        case finalLogitSoftcapping = "final_logit_softcapping"
+        case attnLogitSoftcapping = "attn_logit_softcapping"
+        case useBidirectionalAttention = "use_bidirectional_attention"
     }
 
     /// `rope_scaling` (4.x) or `rope_parameters` (5.x, which also holds `rope_theta`).
@@ -76,6 +93,15 @@ public struct HuggingFaceConfig: Codable, Sendable {
         public var lowFreqFactor: Double?
         public var highFreqFactor: Double?
         public var originalMaxPositionEmbeddings: Int?
+        /// Gemma 3 (5.x): one set per layer type instead of one for all.
+        public var fullAttention: Nested?, slidingAttention: Nested?
+
+        /// A set inside a set (a struct cannot hold itself directly).
+        public final class Nested: Codable, Sendable {
+            public let value: RopeScaling
+            public init(from decoder: any Decoder) throws { value = try RopeScaling(from: decoder) }
+            public func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
+        }
 
         enum CodingKeys: String, CodingKey {
             case ropeType = "rope_type"
@@ -85,6 +111,8 @@ public struct HuggingFaceConfig: Codable, Sendable {
             case lowFreqFactor = "low_freq_factor"
             case highFreqFactor = "high_freq_factor"
             case originalMaxPositionEmbeddings = "original_max_position_embeddings"
+            case fullAttention = "full_attention"
+            case slidingAttention = "sliding_attention"
         }
     }
 
@@ -140,15 +168,17 @@ public struct HuggingFaceConfig: Codable, Sendable {
         switch modelType {
         case "llama", "qwen2", "qwen3":
             if useSlidingWindow == true { throw fail("use_sliding_window", "sliding-window layers of \(modelType) are not supported yet") }
+        case "gemma3_text":
+            break
         case "mistral":
             if let slidingWindow {
                 guard slidingWindow > 0 else { throw fail("sliding_window", "must be > 0, got \(slidingWindow)") }
                 if slidingWindow < maxPositions { window = slidingWindow }
             }
         default:
-            throw fail("model_type", "\"\(modelType)\" is not supported (llama, mistral, qwen2 and qwen3 are)")
+            throw fail("model_type", "\"\(modelType)\" is not supported (llama, mistral, qwen2, qwen3 and gemma3_text are)")
         }
-        if let act = hiddenAct, act != "silu" { throw fail("hidden_act", "\"\(act)\" is not supported (silu is)") }
+        if let act = hiddenAct, act != "silu", modelType != "gemma3_text" { throw fail("hidden_act", "\"\(act)\" is not supported (silu is)") }
         if attentionBias == true { throw fail("attention_bias", "o_proj biases are not supported (\(modelType) would add one to q/k/v/o)") }
         if mlpBias == true { throw fail("mlp_bias", "MLP biases are not supported") }
 
@@ -162,7 +192,7 @@ public struct HuggingFaceConfig: Codable, Sendable {
             throw fail("num_key_value_heads", "\(kvHeads) key/value heads cannot be shared evenly by num_attention_heads \(heads)")
         }
         let dim: Int
-        if let headDim {
+        if let headDim = headDim ?? (modelType == "gemma3_text" ? 256 : nil) {
             dim = try required(headDim, "head_dim")
         } else {
             guard hidden % heads == 0 else {
@@ -173,12 +203,14 @@ public struct HuggingFaceConfig: Codable, Sendable {
         guard dim % 2 == 0 else { throw fail("head_dim", "\(dim) must be even for rotary embedding") }
         let eps = rmsNormEps ?? 1e-6
         guard eps > 0, eps < 1 else { throw fail("rms_norm_eps", "\(eps) is out of range (0 to 1)") }
+        let gemma = modelType == "gemma3_text" ? try gemmaLayout(layers: layers, headDim: dim, file: file) : nil
 
         return ModelConfig(
             architecture: modelType, vocabSize: vocab, hiddenSize: hidden, layers: layers, heads: heads, kvHeads: kvHeads,
             headDim: dim, intermediateSize: intermediate, rmsNormEps: Float(eps),
-            rope: try rope(headDim: dim, file: file), maxPositions: maxPositions, tieWordEmbeddings: tieWordEmbeddings ?? false,
-            attentionBias: modelType == "qwen2", queryKeyNorm: modelType == "qwen3", slidingWindow: window)
+            rope: try gemma?.fullRope ?? rope(headDim: dim, file: file), maxPositions: maxPositions,
+            tieWordEmbeddings: tieWordEmbeddings ?? (gemma != nil), attentionBias: modelType == "qwen2",
+            queryKeyNorm: modelType == "qwen3" || gemma != nil, slidingWindow: gemma?.window ?? window, gemma: gemma?.layout)
     }
 
     /// The rotary frequencies from `rope_parameters` (5.x) or `rope_theta` + `rope_scaling` (4.x).
