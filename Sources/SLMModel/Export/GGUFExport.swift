@@ -1,7 +1,7 @@
 import Foundation
 import SLMTensor
 
-/// Writes a `Transformer` (llama, qwen2 or qwen3 architecture: see `ModelConfig.ggufArchitecture`)
+/// Writes a `Transformer` (llama, qwen2, qwen3 or gemma3 architecture: see `ModelConfig.ggufArchitecture`)
 /// as a GGUF file llama.cpp runs.
 ///
 /// Tensors, in llama.cpp's names and order (shapes row-major, [out, in]; the file stores dims reversed):
@@ -12,10 +12,12 @@ import SLMTensor
 /// blk.N.attn_q.weight      [heads·D, hidden]     llama: rows of each head interleaved for llama.cpp's rotary kernel
 /// blk.N.attn_k.weight      [kv_heads·D, hidden]  likewise
 /// blk.N.attn_{q,k,v}.bias  [out]             F32, qwen2 only
-/// blk.N.attn_{q,k}_norm.weight [D]           F32, qwen3 only
+/// blk.N.attn_{q,k}_norm.weight [D]           F32, qwen3 and gemma3
 /// blk.N.attn_v.weight      [kv_heads·D, hidden]
 /// blk.N.attn_output.weight [hidden, heads·D]
-/// blk.N.ffn_norm.weight    [hidden]          F32
+/// blk.N.post_attention_norm.weight [hidden]  F32, gemma3 only (Hugging Face's post_attention_layernorm)
+/// blk.N.ffn_norm.weight    [hidden]          F32 (gemma3: pre_feedforward_layernorm)
+/// blk.N.post_ffw_norm.weight [hidden]        F32, gemma3 only (post_feedforward_layernorm)
 /// blk.N.ffn_gate.weight    [ffn, hidden]
 /// blk.N.ffn_up.weight      [ffn, hidden]
 /// blk.N.ffn_down.weight    [hidden, ffn]
@@ -23,8 +25,9 @@ import SLMTensor
 /// output.weight            [vocab, hidden]   absent when tied to token_embd
 /// ```
 /// The interleaving is llama.cpp's converter's `permute`: GGUF row h·D + 2i + j holds Hugging Face row
-/// h·D + j·D/2 + i (the inverse of what `GGUFModelLoader` undoes on load). Each matrix's type comes
-/// from `GGUFFileType.tensorType`.
+/// h·D + j·D/2 + i (the inverse of what `GGUFModelLoader` undoes on load). gemma3's norm weights are
+/// written as 1 + w, as its converter does (Gemma scales by 1 + w). Each matrix's type comes from
+/// `GGUFFileType.tensorType`.
 public enum GGUFExport {
     /// One written tensor: its type and how far its stored values are from the Float32 ones
     /// (root-mean-square error relative to the tensor's root-mean-square value).
@@ -43,6 +46,7 @@ public enum GGUFExport {
         _ model: Transformer, metadata: [(key: String, value: GGUFValue)], fileType: GGUFFileType,
         ropeFactors: [Float]? = nil, to path: String, progress: (Int, Int) -> Void = { _, _ in }
     ) throws -> [TensorReport] {
+        try GGUFGemmaMetadata.checkExpressible(model.config, file: path)
         let entries = try tensorEntries(model, fileType: fileType, ropeFactors: ropeFactors)
         for entry in entries where !Quantize.canEncode(entry.type) {
             throw FormatError(file: path, field: entry.name, "slm cannot write \(entry.type) yet (the \(fileType.rawValue) export needs it)")
@@ -90,7 +94,11 @@ public enum GGUFExport {
             }
             entries.append(entry("rope_freqs.weight", [ropeFactors.count]) { try Tensor(ropeFactors, shape: [ropeFactors.count]) })
         }
-        let permuted = config.ggufPermutesRotaryRows
+        let permuted = config.ggufPermutesRotaryRows, gemma = config.gemma != nil
+        /// A norm weight, + 1 for gemma3.
+        func norm(_ name: String, _ weight: Tensor) -> Entry {
+            entry(name, weight.shape) { gemma ? try GradMode.withoutGrad { try weight.adding(1) } : weight }
+        }
         for (n, layer) in model.layers.enumerated() {
             let w = layer.weights, c = layer.config, p = "blk.\(n)."
             func projection(_ name: String, _ weight: any LinearWeight, rotaryHeads: Int? = nil) -> Entry {
@@ -100,23 +108,25 @@ public enum GGUFExport {
                 }
             }
             entries += [
-                entry(p + "attn_norm.weight", w.inputLayernorm.shape) { w.inputLayernorm },
+                norm(p + "attn_norm.weight", w.inputLayernorm),
                 projection("attn_q.weight", w.qProj, rotaryHeads: permuted ? c.heads : nil),
                 projection("attn_k.weight", w.kProj, rotaryHeads: permuted ? c.kvHeads : nil),
                 projection("attn_v.weight", w.vProj),
                 projection("attn_output.weight", w.oProj),
-                entry(p + "ffn_norm.weight", w.postAttentionLayernorm.shape) { w.postAttentionLayernorm },
+                norm(p + (gemma ? "post_attention_norm.weight" : "ffn_norm.weight"), w.postAttentionLayernorm),
                 projection("ffn_gate.weight", w.gateProj),
                 projection("ffn_up.weight", w.upProj),
                 projection("ffn_down.weight", w.downProj),
             ]
-            let optional: [(String, Tensor?)] = [
-                ("attn_q.bias", w.qBias), ("attn_k.bias", w.kBias), ("attn_v.bias", w.vBias),
+            let biases: [(String, Tensor?)] = [("attn_q.bias", w.qBias), ("attn_k.bias", w.kBias), ("attn_v.bias", w.vBias)]
+            for case let (name, tensor?) in biases { entries.append(entry(p + name, tensor.shape) { tensor }) }
+            let norms: [(String, Tensor?)] = [
                 ("attn_q_norm.weight", w.qNorm), ("attn_k_norm.weight", w.kNorm),
+                ("ffn_norm.weight", w.preFeedforwardLayernorm), ("post_ffw_norm.weight", w.postFeedforwardLayernorm),
             ]
-            for case let (name, tensor?) in optional { entries.append(entry(p + name, tensor.shape) { tensor }) }
+            for case let (name, tensor?) in norms { entries.append(norm(p + name, tensor)) }
         }
-        entries.append(entry("output_norm.weight", model.norm.shape) { model.norm })
+        entries.append(norm("output_norm.weight", model.norm))
         if !tied { entries.append(entry("output.weight", model.lmHead.shape) { model.lmHead }) }
         return entries
     }
