@@ -14,6 +14,8 @@ final class GemmaFamilyTests: XCTestCase {
         let hf_gemma3_v4: [[Float]]
         let peft: [[Float]]
         let merged: [[Float]]
+        let lora_loss: Float
+        let lora_grads: [String: [Float]]
     }
 
     let expected = try! JSONDecoder().decode(Expected.self, from: Data(contentsOf: URL(fileURLWithPath: Fixture.path("gemma_expected.json"))))
@@ -123,6 +125,31 @@ final class GemmaFamilyTests: XCTestCase {
         XCTAssertLessThanOrEqual(try worstError(model, expected.peft), 1e-4, "base + adapter")
         try model.mergeLoRA()
         XCTAssertLessThanOrEqual(try worstError(model, expected.merged), 1e-4, "merged")
+    }
+
+    /// Training through Gemma's layers: the probe's cross-entropy under base + adapter and the adapter's
+    /// gradients (lora_A and lora_B of attention and MLP projections, sliding and full layers) equal
+    /// PyTorch + PEFT's.
+    func testLoRAGradientsThroughGemmaEqualPEFTs() throws {
+        let model = try ModelLoader.load(path: Fixture.path("hf_gemma3")).model
+        let (_, adapters) = try PEFTAdapter.load(Fixture.path("peft_gemma_adapter"), into: model)
+        for adapter in adapters.values { for t in adapter.parameters { t.requiresGrad = true } }
+        let ids = expected.ids
+        let labels = Array(ids.dropFirst()) + [Tensor.ignoreIndex]
+        let hidden = try model.hiddenStates(ids, batch: 1, sequence: ids.count)
+        let head = try Tensor.lossHead(hidden: hidden, weight: model.lmHead, labels: labels)
+        XCTAssertEqual(try XCTUnwrap(head.crossEntropy), expected.lora_loss, accuracy: 1e-5)
+        try head.loss.backward()
+        for (name, reference) in expected.lora_grads {
+            let module = String(name.dropLast(".lora_A".count))  // "model.layers.N.self_attn.q_proj"
+            let adapter = try XCTUnwrap(adapters[module], name)
+            let tensor = name.hasSuffix("lora_A") ? adapter.loraA : adapter.loraB
+            let grad = try XCTUnwrap(tensor.grad, name).scalars
+            XCTAssertEqual(grad.count, reference.count, name)
+            let scale = reference.map(abs).max()!
+            let worst = zip(grad, reference).map { abs($0 - $1) }.max()!
+            XCTAssertLessThanOrEqual(worst, 1e-4 * max(scale, 1), "\(name): max |grad − PEFT| (largest \(scale))")
+        }
     }
 
     /// An adapter slm trains and saves on a Gemma model loads back to the same logits.
