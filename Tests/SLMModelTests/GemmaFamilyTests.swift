@@ -207,6 +207,22 @@ final class GemmaFamilyTests: XCTestCase {
         try assertMatches(folder, expected.merged)
     }
 
+    /// The adapter alone in llama.cpp's LoRA format names the base's GGUF architecture (gemma3, not
+    /// gemma3_text) and llama.cpp's projection names, B rows not interleaved.
+    func testAdapterAloneExportsForTheGemma3Architecture() throws {
+        let out = temporaryFolder() + "/adapter.gguf"
+        let request = MergeExport.Request(
+            base: Fixture.path("hf_gemma3"), adapter: Fixture.path("peft_gemma_adapter"), out: out, format: .loraGGUF,
+            fileType: .f32, dtype: .f32, probe: nil)
+        _ = try MergeExport.run(request)
+        let file = try GGUFFile(path: out)
+        XCTAssertEqual(file["general.architecture"]?.string, "gemma3")
+        XCTAssertEqual(file.tensors.count, 6 * 7 * 2)
+        let (_, adapters) = try PEFTAdapter.load(Fixture.path("peft_gemma_adapter"), into: try ModelLoader.load(path: Fixture.path("hf_gemma3")).model)
+        let b = try XCTUnwrap(file.tensor(named: "blk.3.attn_q.weight.lora_b"))
+        XCTAssertEqual(Array(file.bytes(of: b).bindMemory(to: Float.self)), try XCTUnwrap(adapters["model.layers.3.self_attn.q_proj"]).loraB.scalars)
+    }
+
     /// A gemma3 GGUF exported as a Hugging Face folder gets Gemma3ForCausalLM's config.json
     /// (layer_types, rope_parameters per layer type, query_pre_attn_scalar) and the same logits.
     func testGemma3GGUFBecomesAGemma3TextFolder() throws {

@@ -70,7 +70,7 @@ public enum MergeExport {
         switch request.format {
         case .loraGGUF:
             let name = URL(fileURLWithPath: request.adapter!).standardizedFileURL.lastPathComponent
-            try LoRAAdapterGGUF.write(loaded.model, architecture: loaded.model.config.architecture, name: name, to: request.out)
+            try LoRAAdapterGGUF.write(loaded.model, architecture: loaded.model.config.ggufArchitecture, name: name, to: request.out)
             return .adapter
         case .safetensors:
             return .folder(try safetensors(loaded, out: request.out, dtype: request.dtype, probe: request.probe, probeIds: request.probeIds))
