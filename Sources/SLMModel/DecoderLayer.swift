@@ -1,7 +1,7 @@
 import SLMTensor
 
 /// Hyper-parameters of one pre-norm decoder layer (Llama / SmolLM2 layout, with the switches of
-/// Qwen2, Qwen3, Mistral and Phi-3: see `ModelConfig`).
+/// Qwen2, Qwen3, Mistral, Phi-3 and Gemma 3: see `ModelConfig`).
 public struct DecoderLayerConfig: Sendable {
     public var hiddenSize: Int
     public var heads: Int
@@ -16,10 +16,13 @@ public struct DecoderLayerConfig: Sendable {
     /// Phi-3's LongRoPE: other frequencies once a sequence reaches past the original context (`rope`
     /// holds the short-context ones), or nil.
     public var longRope: LongRope?
+    /// Gemma 3's norms, MLP and attention scale (its `slidingLayers` are `ModelConfig.layer(_:)`'s business).
+    public var gemma: GemmaLayout?
 
     public init(
         hiddenSize: Int, heads: Int, kvHeads: Int, headDim: Int, intermediateSize: Int, rmsNormEps: Float, rope: RopeFrequencies,
-        attentionBias: Bool = false, queryKeyNorm: Bool = false, slidingWindow: Int? = nil, longRope: LongRope? = nil
+        attentionBias: Bool = false, queryKeyNorm: Bool = false, slidingWindow: Int? = nil, longRope: LongRope? = nil,
+        gemma: GemmaLayout? = nil
     ) {
         self.hiddenSize = hiddenSize
         self.heads = heads
@@ -32,6 +35,7 @@ public struct DecoderLayerConfig: Sendable {
         self.queryKeyNorm = queryKeyNorm
         self.slidingWindow = slidingWindow
         self.longRope = longRope
+        self.gemma = gemma
     }
 
     /// The rotary frequencies of a forward over `positions`: the long ones of LongRoPE when the
@@ -41,6 +45,9 @@ public struct DecoderLayerConfig: Sendable {
         guard let longRope, let last = positions.max(), Int(last) + 1 > longRope.originalMaxPositions else { return rope }
         return longRope.long
     }
+
+    /// The scale of every norm's weight w: 1 + w for Gemma, w otherwise.
+    var normWeightOffset: Float { gemma == nil ? 0 : 1 }
 
     /// SmolLM2-135M: 576 wide, 9 query heads and 3 key/value heads of 64, MLP 1536, rope base 100,000.
     public static func smolLM2_135M() throws -> DecoderLayerConfig {
@@ -73,14 +80,18 @@ public struct DecoderLayerWeights {
     public var downProj: any LinearWeight
     /// q_proj, k_proj and v_proj's biases [out] (Qwen2), or nil.
     public var qBias: Tensor?, kBias: Tensor?, vBias: Tensor?
-    /// The per-head query and key RMSNorm weights [headDim] (Qwen3), or nil.
+    /// The per-head query and key RMSNorm weights [headDim] (Qwen3, Gemma 3), or nil.
     public var qNorm: Tensor?, kNorm: Tensor?
+    /// Gemma 3's norms around the MLP [hidden] (its `postAttentionLayernorm` then normalises the
+    /// attention's output instead of the MLP's input), or nil.
+    public var preFeedforwardLayernorm: Tensor?, postFeedforwardLayernorm: Tensor?
 
     public init(
         inputLayernorm: Tensor, qProj: any LinearWeight, kProj: any LinearWeight, vProj: any LinearWeight,
         oProj: any LinearWeight, postAttentionLayernorm: Tensor, gateProj: any LinearWeight,
         upProj: any LinearWeight, downProj: any LinearWeight,
-        qBias: Tensor? = nil, kBias: Tensor? = nil, vBias: Tensor? = nil, qNorm: Tensor? = nil, kNorm: Tensor? = nil
+        qBias: Tensor? = nil, kBias: Tensor? = nil, vBias: Tensor? = nil, qNorm: Tensor? = nil, kNorm: Tensor? = nil,
+        preFeedforwardLayernorm: Tensor? = nil, postFeedforwardLayernorm: Tensor? = nil
     ) {
         self.inputLayernorm = inputLayernorm
         self.qProj = qProj
@@ -96,6 +107,8 @@ public struct DecoderLayerWeights {
         self.vBias = vBias
         self.qNorm = qNorm
         self.kNorm = kNorm
+        self.preFeedforwardLayernorm = preFeedforwardLayernorm
+        self.postFeedforwardLayernorm = postFeedforwardLayernorm
     }
 
     /// A Phi-3 layer: fused qkv_proj and gate_up_proj.
@@ -138,7 +151,7 @@ public struct DecoderLayerWeights {
             projections.filter { $0.module.hasPrefix(prefix) }.compactMap { self[keyPath: $0.path] as? Tensor }
         }
         return [inputLayernorm] + dense("self_attn.") + [postAttentionLayernorm] + dense("mlp.")
-            + [qBias, kBias, vBias, qNorm, kNorm].compactMap { $0 }
+            + [qBias, kBias, vBias, qNorm, kNorm, preFeedforwardLayernorm, postFeedforwardLayernorm].compactMap { $0 }
     }
 
     /// Random weights of the right shapes (for benchmarks and tests), uniform in ±1/√fan-in.
@@ -148,7 +161,7 @@ public struct DecoderLayerWeights {
             return Tensor.uniform([out, input], low: -bound, high: bound, seed: seed &+ n, requiresGrad: requiresGrad)
         }
         func norm(_ size: Int = c.hiddenSize) -> Tensor {
-            let t = Tensor.filled([size], with: 1)
+            let t = Tensor.filled([size], with: 1 - c.normWeightOffset)
             t.requiresGrad = requiresGrad
             return t
         }
@@ -163,13 +176,15 @@ public struct DecoderLayerWeights {
             gateProj: linear(c.intermediateSize, c.hiddenSize, 5), upProj: linear(c.intermediateSize, c.hiddenSize, 6),
             downProj: linear(c.hiddenSize, c.intermediateSize, 7),
             qBias: bias(c.heads * c.headDim, 8), kBias: bias(c.kvHeads * c.headDim, 9), vBias: bias(c.kvHeads * c.headDim, 10),
-            qNorm: c.queryKeyNorm ? norm(c.headDim) : nil, kNorm: c.queryKeyNorm ? norm(c.headDim) : nil)
+            qNorm: c.queryKeyNorm ? norm(c.headDim) : nil, kNorm: c.queryKeyNorm ? norm(c.headDim) : nil,
+            preFeedforwardLayernorm: c.gemma == nil ? nil : norm(), postFeedforwardLayernorm: c.gemma == nil ? nil : norm())
     }
 }
 
 /// A pre-norm decoder layer: x + Attn(RMSNorm(x)), then + MLP(RMSNorm(·)) with SwiGLU. Attention's
 /// q, k and v may carry biases, q and k a per-head RMSNorm, and the causal mask a sliding window;
-/// q/k/v and gate/up may come fused (Phi-3), and the rotary frequencies from LongRoPE.
+/// q/k/v and gate/up may come fused (Phi-3), and the rotary frequencies from LongRoPE; Gemma 3 adds
+/// norms after attention and after the MLP, and uses GeGLU (see `GemmaLayout`).
 public struct DecoderLayer {
     public let config: DecoderLayerConfig
     public var weights: DecoderLayerWeights
@@ -206,17 +221,22 @@ public struct DecoderLayer {
         return try output(x, attention: attention.reshaped([n, c.heads * c.headDim]))
     }
 
-    var attentionScale: Float { 1 / Float(config.headDim).squareRoot() }
+    var attentionScale: Float { Float(1 / (config.gemma?.queryPreAttentionScalar ?? Double(config.headDim)).squareRoot()) }
+
+    /// RMSNorm over the last axis with one of this layer's norm weights.
+    func normalized(_ x: Tensor, _ weight: Tensor) throws -> Tensor {
+        try x.rmsNorm(weight: weight, eps: config.rmsNormEps, weightOffset: config.normWeightOffset)
+    }
 
     /// The attention inputs of x [N, C]: q [N, Hq, D] and k [N, Hkv, D] rotated to `positions`, v [N, Hkv·D].
     func attentionInputs(_ x: Tensor, positions: [Int32]) throws -> (q: Tensor, k: Tensor, v: Tensor) {
         let c = config, w = weights, tokens = x.shape[0]
-        let h = try x.rmsNorm(weight: w.inputLayernorm, eps: c.rmsNormEps)
+        let h = try normalized(x, w.inputLayernorm)
         let frequencies = c.rope(for: positions)
         /// [N, heads, D], each head normalised by `norm` when the model has one, then rotated.
         func rotated(_ y: Tensor, heads: Int, norm: Tensor?) throws -> Tensor {
             var y = y
-            if let norm { y = try y.reshaped([tokens * heads, c.headDim]).rmsNorm(weight: norm, eps: c.rmsNormEps) }
+            if let norm { y = try normalized(y.reshaped([tokens * heads, c.headDim]), norm) }
             return try y.reshaped([tokens, heads, c.headDim]).rope(positions: positions, frequencies: frequencies)
         }
         let (q, k, v) = try queryKeyValue(h)
@@ -242,14 +262,23 @@ public struct DecoderLayer {
         return (try projected(qProj, bias: w.qBias), try projected(kProj, bias: w.kBias), try projected(vProj, bias: w.vBias))
     }
 
-    /// The rest of the layer after attention [N, Hq·D]: x + o_proj(attention), then + MLP(RMSNorm(·)).
+    /// The rest of the layer after attention [N, Hq·D]: x + o_proj(attention), then + MLP(RMSNorm(·));
+    /// Gemma: x + RMSNorm(o_proj(attention)), then + RMSNorm(MLP(RMSNorm(·))).
     func output(_ x: Tensor, attention: Tensor) throws -> Tensor {
-        let c = config, w = weights
+        let w = weights
+        if let pre = w.preFeedforwardLayernorm, let post = w.postFeedforwardLayernorm {
+            let x1 = try x + normalized(attention.linear(w.oProj), w.postAttentionLayernorm)
+            return try x1 + normalized(mlp(normalized(x1, pre)), post)
+        }
         let x1 = try x + attention.linear(w.oProj)
-        let h2 = try x1.rmsNorm(weight: w.postAttentionLayernorm, eps: c.rmsNormEps)
-        let (gate, up) = try gateAndUp(h2)
-        let mlp = try Tensor.swiglu(gate: gate, up: up).linear(w.downProj)
-        return try x1 + mlp
+        return try x1 + mlp(normalized(x1, w.postAttentionLayernorm))
+    }
+
+    /// down_proj(act(gate) ⊙ up): SwiGLU, or Gemma's GeGLU with gelu's tanh approximation.
+    func mlp(_ h: Tensor) throws -> Tensor {
+        let (gate, up) = try gateAndUp(h)
+        let gated = try config.gemma == nil ? Tensor.swiglu(gate: gate, up: up) : Tensor.geglu(gate: gate, up: up, approximation: .tanh)
+        return try gated.linear(weights.downProj)
     }
 
     /// The MLP's gate and up [N, F] of h [N, C]: two projections, or the halves of one fused gate_up_proj.

@@ -23,7 +23,7 @@ public enum DepthPruning {
             for ids in calibration where !ids.isEmpty {
                 let t = ids.count
                 let positions = (0..<t).map(Int32.init)
-                var x = try model.embedTokens.embedding(ids)
+                var x = try model.embedded(ids)
                 for (n, layer) in model.layers.enumerated() {
                     let y = try layer.forward(x, batch: 1, sequence: t, positions: positions)
                     sums[n] += rowCosineSum(x.scalars, y.scalars, width: model.config.hiddenSize)
@@ -62,6 +62,7 @@ extension Transformer {
     public func keepingLayers(_ indices: [Int]) -> Transformer {
         var config = self.config
         config.layers = indices.count
+        if let gemma = config.gemma { config.gemma?.slidingLayers = indices.map { gemma.slidingLayers[$0] } }
         let kept = Transformer(
             config: config, embedTokens: embedTokens, layers: indices.map { layers[$0] }, norm: norm,
             lmHead: lmHead === embedTokens ? nil : lmHead)

@@ -1,7 +1,7 @@
 import SLMTensor
 
-/// A decoder-only transformer: token embedding, decoder layers, final RMSNorm, and the
-/// output projection (the embedding itself when tied).
+/// A decoder-only transformer: token embedding (times √hidden_size for Gemma), decoder layers, final
+/// RMSNorm, and the output projection (the embedding itself when tied).
 public final class Transformer {
     public let config: ModelConfig
     public let embedTokens: Tensor
@@ -28,11 +28,11 @@ public final class Transformer {
             throw TensorError(op: "Transformer", "\(ids.count) token ids do not fill batch \(batch) × sequence \(sequence)")
         }
         let positions = positions ?? (0..<ids.count).map { Int32($0 % max(sequence, 1)) }
-        var x = try embedTokens.embedding(ids)
+        var x = try embedded(ids)
         for layer in layers {
             x = try layer.forward(x, batch: batch, sequence: sequence, positions: positions, mask: mask)
         }
-        return try x.rmsNorm(weight: norm, eps: config.rmsNormEps)
+        return try finalNorm(x)
     }
 
     /// Final hidden states [N, C] of `ids`, the N tokens that follow the ones in `cache`: each layer
@@ -46,13 +46,24 @@ public final class Transformer {
             throw TensorError(op: "Transformer", "the cache has \(cache.keys.count) layers, the model \(layers.count)")
         }
         return try GradMode.withoutGrad {
-            var x = try embedTokens.embedding(ids)
+            var x = try embedded(ids)
             for (n, layer) in layers.enumerated() {
                 x = try layer.forward(x, cache: cache, layer: n)
             }
             cache.commit(ids)
-            return try x.rmsNorm(weight: norm, eps: config.rmsNormEps)
+            return try finalNorm(x)
         }
+    }
+
+    /// The rows of the token embedding for `ids` [N] → [N, C], multiplied by √hidden_size for Gemma
+    /// (in Float32, as transformers' Gemma3TextScaledWordEmbedding).
+    public func embedded(_ ids: [Int32]) throws -> Tensor {
+        let x = try embedTokens.embedding(ids)
+        return try config.gemma == nil ? x : x.scaled(by: Float(config.hiddenSize).squareRoot())
+    }
+
+    func finalNorm(_ x: Tensor) throws -> Tensor {
+        try x.rmsNorm(weight: norm, eps: config.rmsNormEps, weightOffset: config.layer.normWeightOffset)
     }
 
     /// Logits [V] of the token after `ids`, which are appended to `cache`; only the last row goes

@@ -2,7 +2,8 @@ import SLMTensor
 
 extension Transformer {
     /// Every dense weight with its Hugging Face name ("model.layers.0.self_attn.q_proj.weight", Qwen2's
-    /// "….q_proj.bias", Qwen3's "….self_attn.q_norm.weight", Phi-3's "….self_attn.qkv_proj.weight"), in a fixed order. Quantized projections and projections wrapped in LoRA are not dense and not listed.
+    /// "….q_proj.bias", Qwen3's and Gemma's "….self_attn.q_norm.weight", Phi-3's "….self_attn.qkv_proj.weight",
+    /// Gemma's "….pre_feedforward_layernorm.weight"), in a fixed order. Quantized projections and projections wrapped in LoRA are not dense and not listed.
     public var namedParameters: [(name: String, tensor: Tensor)] {
         var named: [(String, Tensor)] = [("model.embed_tokens.weight", embedTokens)]
         for (n, layer) in layers.enumerated() {
@@ -17,6 +18,8 @@ extension Transformer {
             let optional: [(String, Tensor?)] = [
                 ("self_attn.q_proj.bias", w.qBias), ("self_attn.k_proj.bias", w.kBias), ("self_attn.v_proj.bias", w.vBias),
                 ("self_attn.q_norm.weight", w.qNorm), ("self_attn.k_norm.weight", w.kNorm),
+                ("pre_feedforward_layernorm.weight", w.preFeedforwardLayernorm),
+                ("post_feedforward_layernorm.weight", w.postFeedforwardLayernorm),
             ]
             for case let (name, tensor?) in optional { named.append(("model.layers.\(n).\(name)", tensor)) }
         }

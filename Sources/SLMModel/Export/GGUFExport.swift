@@ -1,7 +1,7 @@
 import Foundation
 import SLMTensor
 
-/// Writes a `Transformer` (llama, qwen2, qwen3 or phi3 architecture: see `ModelConfig.ggufArchitecture`)
+/// Writes a `Transformer` (llama, qwen2, qwen3, phi3 or gemma3 architecture: see `ModelConfig.ggufArchitecture`)
 /// as a GGUF file llama.cpp runs.
 ///
 /// Tensors, in llama.cpp's names and order (shapes row-major, [out, in]; the file stores dims reversed):
@@ -13,11 +13,13 @@ import SLMTensor
 /// blk.N.attn_q.weight      [heads·D, hidden]     llama: rows of each head interleaved for llama.cpp's rotary kernel
 /// blk.N.attn_k.weight      [kv_heads·D, hidden]  likewise
 /// blk.N.attn_{q,k,v}.bias  [out]             F32, qwen2 only
-/// blk.N.attn_{q,k}_norm.weight [D]           F32, qwen3 only
+/// blk.N.attn_{q,k}_norm.weight [D]           F32, qwen3 and gemma3
 /// blk.N.attn_v.weight      [kv_heads·D, hidden]
 /// blk.N.attn_qkv.weight    [(heads + 2·kv_heads)·D, hidden]   phi3, instead of attn_q/k/v
 /// blk.N.attn_output.weight [hidden, heads·D]
-/// blk.N.ffn_norm.weight    [hidden]          F32
+/// blk.N.post_attention_norm.weight [hidden]  F32, gemma3 only (Hugging Face's post_attention_layernorm)
+/// blk.N.ffn_norm.weight    [hidden]          F32 (gemma3: pre_feedforward_layernorm)
+/// blk.N.post_ffw_norm.weight [hidden]        F32, gemma3 only (post_feedforward_layernorm)
 /// blk.N.ffn_gate.weight    [ffn, hidden]
 /// blk.N.ffn_up.weight      [ffn, hidden]     phi3: [2·ffn, hidden], gate rows then up rows, and no ffn_gate
 /// blk.N.ffn_down.weight    [hidden, ffn]
@@ -25,8 +27,9 @@ import SLMTensor
 /// output.weight            [vocab, hidden]   absent when tied to token_embd
 /// ```
 /// The interleaving is llama.cpp's converter's `permute`: GGUF row h·D + 2i + j holds Hugging Face row
-/// h·D + j·D/2 + i (the inverse of what `GGUFModelLoader` undoes on load). Each matrix's type comes
-/// from `GGUFFileType.tensorType`.
+/// h·D + j·D/2 + i (the inverse of what `GGUFModelLoader` undoes on load). gemma3's norm weights are
+/// written as 1 + w, as its converter does (Gemma scales by 1 + w). Each matrix's type comes from
+/// `GGUFFileType.tensorType`.
 public enum GGUFExport {
     /// One written tensor: its type and how far its stored values are from the Float32 ones
     /// (root-mean-square error relative to the tensor's root-mean-square value).
@@ -45,7 +48,8 @@ public enum GGUFExport {
         _ model: Transformer, metadata: [(key: String, value: GGUFValue)], fileType: GGUFFileType,
         ropeFactors: [Float]? = nil, to path: String, progress: (Int, Int) -> Void = { _, _ in }
     ) throws -> [TensorReport] {
-        try write(tensorEntries(model, fileType: fileType, ropeFactors: ropeFactors), metadata: metadata, fileType: fileType, to: path, progress: progress)
+        try GGUFGemmaMetadata.checkExpressible(model.config, file: path)
+        return try write(tensorEntries(model, fileType: fileType, ropeFactors: ropeFactors), metadata: metadata, fileType: fileType, to: path, progress: progress)
     }
 
     /// Writes `entries`, each encoded in its type from its Float32 values, and reports each one's error.
@@ -122,7 +126,11 @@ public enum GGUFExport {
             }
             entries.append(entry("rope_freqs.weight", [ropeFactors.count]) { try Tensor(ropeFactors, shape: [ropeFactors.count]) })
         }
-        let permuted = config.ggufPermutesRotaryRows
+        let permuted = config.ggufPermutesRotaryRows, gemma = config.gemma != nil
+        /// A norm weight, + 1 for gemma3.
+        func norm(_ name: String, _ weight: Tensor) -> Entry {
+            entry(name, weight.shape) { gemma ? try GradMode.withoutGrad { try weight.adding(1) } : weight }
+        }
         for (n, layer) in model.layers.enumerated() {
             let w = layer.weights, c = layer.config, p = "blk.\(n)."
             func projection(_ name: String, _ weight: any LinearWeight, rotaryHeads: Int? = nil) -> Entry {
@@ -131,7 +139,7 @@ public enum GGUFExport {
                     return rotaryHeads.map { permuteRotaryRows(dense, heads: $0) } ?? dense
                 }
             }
-            entries.append(entry(p + "attn_norm.weight", w.inputLayernorm.shape) { w.inputLayernorm })
+            entries.append(norm(p + "attn_norm.weight", w.inputLayernorm))
             if let qkv = w.qkvProj {
                 entries.append(projection("attn_qkv.weight", qkv))
             } else if let q = w.qProj, let k = w.kProj, let v = w.vProj {
@@ -143,7 +151,7 @@ public enum GGUFExport {
             }
             entries += [
                 projection("attn_output.weight", w.oProj),
-                entry(p + "ffn_norm.weight", w.postAttentionLayernorm.shape) { w.postAttentionLayernorm },
+                norm(p + (gemma ? "post_attention_norm.weight" : "ffn_norm.weight"), w.postAttentionLayernorm),
             ]
             if let gateUp = w.gateUpProj {
                 entries.append(projection("ffn_up.weight", gateUp))
@@ -151,13 +159,15 @@ public enum GGUFExport {
                 entries += [projection("ffn_gate.weight", gate), projection("ffn_up.weight", up)]
             }
             entries.append(projection("ffn_down.weight", w.downProj))
-            let optional: [(String, Tensor?)] = [
-                ("attn_q.bias", w.qBias), ("attn_k.bias", w.kBias), ("attn_v.bias", w.vBias),
+            let biases: [(String, Tensor?)] = [("attn_q.bias", w.qBias), ("attn_k.bias", w.kBias), ("attn_v.bias", w.vBias)]
+            for case let (name, tensor?) in biases { entries.append(entry(p + name, tensor.shape) { tensor }) }
+            let norms: [(String, Tensor?)] = [
                 ("attn_q_norm.weight", w.qNorm), ("attn_k_norm.weight", w.kNorm),
+                ("ffn_norm.weight", w.preFeedforwardLayernorm), ("post_ffw_norm.weight", w.postFeedforwardLayernorm),
             ]
-            for case let (name, tensor?) in optional { entries.append(entry(p + name, tensor.shape) { tensor }) }
+            for case let (name, tensor?) in norms { entries.append(norm(p + name, tensor)) }
         }
-        entries.append(entry("output_norm.weight", model.norm.shape) { model.norm })
+        entries.append(norm("output_norm.weight", model.norm))
         if !tied { entries.append(entry("output.weight", model.lmHead.shape) { model.lmHead }) }
         return entries
     }

@@ -3,13 +3,14 @@ import SLMTensor
 
 /// The GGUF metadata of a model exported from a Hugging Face folder, as llama.cpp's
 /// `convert_hf_to_gguf.py` writes it (a model that came as GGUF keeps its own metadata instead).
-/// `llama` below stands for the architecture (`ModelConfig.ggufArchitecture`: llama, qwen2, qwen3 or phi3):
+/// `llama` below stands for the architecture (`ModelConfig.ggufArchitecture`: llama, qwen2, qwen3, phi3
+/// or gemma3, whose own keys are `GGUFGemmaMetadata`'s):
 /// ```
 /// general.architecture "llama"   general.type "model"   general.name (the folder's name)
 /// llama.block_count, context_length, embedding_length, feed_forward_length         u32
 /// llama.attention.head_count, head_count_kv                                          u32
 /// llama.rope.freq_base, llama.attention.layer_norm_rms_epsilon                       f32
-/// llama.attention.key_length, value_length          u32, when head_dim ≠ hidden / heads
+/// llama.attention.key_length, value_length          u32, when head_dim ≠ hidden / heads (gemma3: always)
 /// llama.rope.scaling.type "linear", llama.rope.scaling.factor f32   (linear scaling; Llama 3
 ///                                      scaling is the rope_freqs.weight tensor instead)
 /// llama.vocab_size, llama.rope.dimension_count (the rotary dimensions of a head)      u32
@@ -44,14 +45,14 @@ public enum GGUFLlamaMetadata {
             ("\(a).feed_forward_length", u32(config.intermediateSize)),
             ("\(a).attention.head_count", u32(config.heads)),
             ("\(a).attention.head_count_kv", u32(config.kvHeads)),
-            ("\(a).rope.freq_base", .float32(Float(hf.ropeParameters?.ropeTheta ?? hf.ropeTheta ?? 10_000))),
+            ("\(a).rope.freq_base", .float32(Float(hf.fullAttentionRope.theta ?? 10_000))),
             ("\(a).attention.layer_norm_rms_epsilon", .float32(config.rmsNormEps)),
         ]
-        if config.headDim * config.heads != config.hiddenSize {
+        if config.headDim * config.heads != config.hiddenSize || config.gemma != nil {
             m += [("\(a).attention.key_length", u32(config.headDim)), ("\(a).attention.value_length", u32(config.headDim))]
         }
         var ropeFactors: [Float]?
-        let scaling = hf.ropeParameters ?? hf.ropeScaling
+        let scaling = hf.fullAttentionRope.scaling
         switch scaling?.ropeType ?? scaling?.type ?? "default" {
         case "linear":
             m += [("\(a).rope.scaling.type", .string("linear")), ("\(a).rope.scaling.factor", .float32(Float(scaling?.factor ?? 1)))]
@@ -67,6 +68,7 @@ public enum GGUFLlamaMetadata {
             if config.longRope != nil { m.append(("phi3.rope.scaling.attn_factor", .float32(Float(config.rope.attentionScaling)))) }
         }
         m += [("\(a).vocab_size", u32(config.vocabSize)), ("\(a).rope.dimension_count", u32(config.rope.rotaryDim))]
+        if config.gemma != nil { m += GGUFGemmaMetadata.keys(config, hf: hf) }
 
         m += [
             ("tokenizer.ggml.model", .string("gpt2")),

@@ -8,6 +8,7 @@ import SLMTensor
 ///                          hidden_size, num_*, head_dim, rms_norm_eps, rope_theta (+ linear rope_scaling, or
 ///                          Llama 3's recovered from rope_freqs.weight: `Llama3RopeScaling`),
 ///                          max_position_embeddings, tie_word_embeddings, vocab_size, bos/eos_token_id
+///                          (Gemma3ForCausalLM's keys for a gemma3 GGUF: `gemmaConfig`)
 /// model.safetensors        transformers' Llama names ([out, in]) in F32, F16 or BF16
 /// tokenizer.json           the base's own, or built from GGUF's vocabulary, merges and pre-tokenizer name
 /// tokenizer_config.json    the base's own, or bos/eos/unk/pad tokens and the chat template
@@ -40,6 +41,8 @@ public enum HuggingFaceExport {
             let optional: [(String, Tensor?)] = [
                 ("self_attn.q_proj.bias", w.qBias), ("self_attn.k_proj.bias", w.kBias), ("self_attn.v_proj.bias", w.vBias),
                 ("self_attn.q_norm.weight", w.qNorm), ("self_attn.k_norm.weight", w.kNorm),
+                ("pre_feedforward_layernorm.weight", w.preFeedforwardLayernorm),
+                ("post_feedforward_layernorm.weight", w.postFeedforwardLayernorm),
             ]
             for case let (name, tensor?) in optional { entries.append(.init(name: p + name, shape: tensor.shape) { tensor }) }
         }
@@ -75,6 +78,7 @@ public enum HuggingFaceExport {
 
     static func config(_ base: ExportBase, dtype: SafetensorsWriter.DType, tied: Bool) throws -> [String: Any] {
         let c = try base.model.config
+        if c.gemma != nil { return try gemmaConfig(base, dtype: dtype, tied: tied) }
         let theta = base.metadata.first { $0.key == "\(c.architecture).rope.freq_base" }?.value.double ?? 10_000
         let family = ["qwen2": "Qwen2", "qwen3": "Qwen3", "mistral": "Mistral", "phi3": "Phi3"][c.architecture] ?? "Llama"
         var llama3: [String: Any]?

@@ -2,7 +2,7 @@ import Foundation
 import SLMTensor
 
 /// Builds a `Transformer` from a GGUF file written by llama.cpp's converter, for the architectures
-/// llama (Llama 3.x, SmolLM2, Mistral), qwen2, qwen3 and phi3 (Phi-3, Phi-4-mini).
+/// llama (Llama 3.x, SmolLM2, Mistral), qwen2, qwen3, phi3 (Phi-3, Phi-4-mini) and gemma3 (see `config(_:)` for its keys).
 ///
 /// Tensor names map as llama.cpp writes them: `token_embd`, `blk.N.attn_norm`, `blk.N.attn_{q,k,v,output}`,
 /// `blk.N.ffn_norm`, `blk.N.ffn_{gate,up,down}`, `output_norm`, `output` (absent when tied), and
@@ -13,7 +13,11 @@ import SLMTensor
 /// `phi3.rope.scaling.original_context_length` and `phi3.rope.scaling.attn_factor` (see `LongRope`;
 /// slm switches to the long factors per sequence as transformers does, where llama.cpp decides by
 /// its context size); `phi3.attention.sliding_window` (0: none) is applied as transformers applies
-/// it (llama.cpp currently ignores it). For llama only, llama.cpp stores attn_q/attn_k with the rows of
+/// it (llama.cpp currently ignores it).
+/// gemma3 has qwen3's q/k norms too, names Hugging Face's post_attention_layernorm
+/// `blk.N.post_attention_norm`, pre_feedforward_layernorm `blk.N.ffn_norm` and post_feedforward_layernorm
+/// `blk.N.post_ffw_norm`, and stores every norm weight as 1 + w (Gemma's scale; w is restored on load).
+/// For llama only, llama.cpp stores attn_q/attn_k with the rows of
 /// each head interleaved for its rotary kernel; they are put back in Hugging Face's order on load.
 ///
 /// With `keepQuantized`, the layers' projection matrices stay in their ggml blocks (read in place
@@ -47,51 +51,67 @@ public enum GGUFModelLoader {
             let dense = try weight(name, shape)
             return rotaryHeads.map { unpermuteRotaryRows(dense, heads: $0) } ?? dense
         }
-        let c = config.layer, permuted = config.ggufPermutesRotaryRows
+        /// A norm weight; gemma3's are stored as 1 + w.
+        func norm(_ name: String, _ size: Int) throws -> Tensor {
+            let t = try weight(name, [size])
+            if config.gemma != nil { for i in 0..<t.count { t.data[i] -= 1 } }
+            return t
+        }
+        let permuted = config.ggufPermutesRotaryRows, gemma = config.gemma != nil
         let layers = try (0..<config.layers).map { n in
-            let p = "blk.\(n)."
+            let c = config.layer(n), p = "blk.\(n)."
             if config.fusedProjections {
                 let weights = DecoderLayerWeights(
-                    inputLayernorm: try weight(p + "attn_norm.weight", [c.hiddenSize]),
+                    inputLayernorm: try norm(p + "attn_norm.weight", c.hiddenSize),
                     qkvProj: try projection(p + "attn_qkv.weight", [(c.heads + 2 * c.kvHeads) * c.headDim, c.hiddenSize]),
                     oProj: try projection(p + "attn_output.weight", [c.hiddenSize, c.heads * c.headDim]),
-                    postAttentionLayernorm: try weight(p + "ffn_norm.weight", [c.hiddenSize]),
+                    postAttentionLayernorm: try norm(p + "ffn_norm.weight", c.hiddenSize),
                     gateUpProj: try projection(p + "ffn_up.weight", [2 * c.intermediateSize, c.hiddenSize]),
                     downProj: try projection(p + "ffn_down.weight", [c.hiddenSize, c.intermediateSize]))
                 return DecoderLayer(config: c, weights: weights)
             }
             let weights = DecoderLayerWeights(
-                inputLayernorm: try weight(p + "attn_norm.weight", [c.hiddenSize]),
+                inputLayernorm: try norm(p + "attn_norm.weight", c.hiddenSize),
                 qProj: try projection(p + "attn_q.weight", [c.heads * c.headDim, c.hiddenSize], rotaryHeads: permuted ? c.heads : nil),
                 kProj: try projection(p + "attn_k.weight", [c.kvHeads * c.headDim, c.hiddenSize], rotaryHeads: permuted ? c.kvHeads : nil),
                 vProj: try projection(p + "attn_v.weight", [c.kvHeads * c.headDim, c.hiddenSize]),
                 oProj: try projection(p + "attn_output.weight", [c.hiddenSize, c.heads * c.headDim]),
-                postAttentionLayernorm: try weight(p + "ffn_norm.weight", [c.hiddenSize]),
+                postAttentionLayernorm: try norm(p + (gemma ? "post_attention_norm.weight" : "ffn_norm.weight"), c.hiddenSize),
                 gateProj: try projection(p + "ffn_gate.weight", [c.intermediateSize, c.hiddenSize]),
                 upProj: try projection(p + "ffn_up.weight", [c.intermediateSize, c.hiddenSize]),
                 downProj: try projection(p + "ffn_down.weight", [c.hiddenSize, c.intermediateSize]),
                 qBias: c.attentionBias ? try weight(p + "attn_q.bias", [c.heads * c.headDim]) : nil,
                 kBias: c.attentionBias ? try weight(p + "attn_k.bias", [c.kvHeads * c.headDim]) : nil,
                 vBias: c.attentionBias ? try weight(p + "attn_v.bias", [c.kvHeads * c.headDim]) : nil,
-                qNorm: c.queryKeyNorm ? try weight(p + "attn_q_norm.weight", [c.headDim]) : nil,
-                kNorm: c.queryKeyNorm ? try weight(p + "attn_k_norm.weight", [c.headDim]) : nil)
+                qNorm: c.queryKeyNorm ? try norm(p + "attn_q_norm.weight", c.headDim) : nil,
+                kNorm: c.queryKeyNorm ? try norm(p + "attn_k_norm.weight", c.headDim) : nil,
+                preFeedforwardLayernorm: gemma ? try norm(p + "ffn_norm.weight", c.hiddenSize) : nil,
+                postFeedforwardLayernorm: gemma ? try norm(p + "post_ffw_norm.weight", c.hiddenSize) : nil)
             return DecoderLayer(config: c, weights: weights)
         }
         let headName = config.tieWordEmbeddings ? "token_embd.weight" : "output.weight"
         let embed = try weight("token_embd.weight", [config.vocabSize, config.hiddenSize])
         let head = config.tieWordEmbeddings ? nil : try weight("output.weight", [config.vocabSize, config.hiddenSize])
-        let model = Transformer(config: config, embedTokens: embed, layers: layers, norm: try weight("output_norm.weight", [config.hiddenSize]), lmHead: head)
+        let model = Transformer(config: config, embedTokens: embed, layers: layers, norm: try norm("output_norm.weight", config.hiddenSize), lmHead: head)
         if keepQuantized, let headInfo = file.tensor(named: headName), QuantizedMatrix.decodesInPlace(headInfo.type) {
             model.decodingHead = try file.quantizedMatrix(headInfo)
         }
         return model
     }
 
-    /// The model's hyper-parameters from `{arch}.*` metadata.
+    /// The model's hyper-parameters from `{arch}.*` metadata. gemma3 adds, as llama.cpp reads them:
+    /// ```
+    /// gemma3.attention.sliding_window u32          absent: every layer attends to everything
+    /// gemma3.attention.sliding_window_pattern      u32 n (every n-th layer full; default 6) or [bool] per layer
+    /// gemma3.rope.freq_base_swa f32                the sliding layers' rotary base (default 10,000, unscaled)
+    /// gemma3.rope.scaling.type "linear", gemma3.rope.scaling.factor f32   the full-attention layers'
+    /// gemma3.final_logit_softcapping f32           refused when present
+    /// ```
+    /// The attention scale is llama.cpp's: head_dim^-½, except (hidden / heads)^-½ for the 62-layer 27B.
     public static func config(_ file: GGUFFile) throws -> ModelConfig {
         guard let arch = file["general.architecture"]?.string else { throw FormatError(file: file.path, field: "general.architecture", "missing") }
-        guard ["llama", "qwen2", "qwen3", "phi3"].contains(arch) else {
-            throw FormatError(file: file.path, field: "general.architecture", "\"\(arch)\" is not supported yet (llama, phi3, qwen2 and qwen3 are)")
+        guard ["llama", "qwen2", "qwen3", "phi3", "gemma3"].contains(arch) else {
+            throw FormatError(file: file.path, field: "general.architecture", "\"\(arch)\" is not supported yet (llama, qwen2, qwen3, phi3 and gemma3 are)")
         }
         func int(_ key: String) throws -> Int {
             guard let v = file["\(arch).\(key)"]?.integer, v > 0, v <= 1 << 24 else {
@@ -124,12 +144,14 @@ public enum GGUFModelLoader {
         guard let eps = file["\(arch).attention.layer_norm_rms_epsilon"]?.double, eps > 0, eps < 1 else {
             throw FormatError(file: file.path, field: "\(arch).attention.layer_norm_rms_epsilon", "missing or out of range")
         }
-        return ModelConfig(
+        var config = ModelConfig(
             architecture: arch, vocabSize: vocab, hiddenSize: hidden, layers: try int("block_count"), heads: heads,
             kvHeads: kvHeads, headDim: headDim, intermediateSize: try int("feed_forward_length"), rmsNormEps: Float(eps),
             rope: rope, maxPositions: context, tieWordEmbeddings: file.tensor(named: "output.weight") == nil,
             attentionBias: arch == "qwen2", queryKeyNorm: arch == "qwen3", slidingWindow: window, fusedProjections: arch == "phi3",
             longRope: longRope?.longRope)
+        if arch == "gemma3" { try gemmaSettings(file, into: &config) }
+        return config
     }
 
     /// phi3's LongRoPE from `rope_factors_short.weight` / `rope_factors_long.weight` (F32, rotary_dim / 2
@@ -156,6 +178,48 @@ public enum GGUFModelLoader {
         } catch let error as TensorError {
             throw FormatError(file: file.path, field: "rope_factors_long.weight", error.message)
         }
+    }
+
+    /// gemma3's keys (see `config(_:)`) on top of the llama-like ones `config` was built from.
+    static func gemmaSettings(_ file: GGUFFile, into config: inout ModelConfig) throws {
+        func fail(_ key: String, _ message: String) -> FormatError { FormatError(file: file.path, field: "gemma3.\(key)", message) }
+        if let cap = file["gemma3.final_logit_softcapping"]?.double, cap != 0 {
+            throw fail("final_logit_softcapping", "\(cap): soft-capped logits are not supported (Gemma 3 has none)")
+        }
+        let n = config.layers
+        var window: Int?
+        if let value = file["gemma3.attention.sliding_window"] {
+            guard let w = value.integer, w >= 0, w <= 1 << 24 else { throw fail("attention.sliding_window", "expected a size, got \(value)") }
+            window = w > 0 ? w : nil
+        }
+        var sliding = [Bool](repeating: false, count: n)
+        if window != nil {
+            switch file["gemma3.attention.sliding_window_pattern"] {
+            case nil: sliding = GemmaLayout.slidingLayers(count: n, pattern: 6)
+            case .array(let values)?:
+                sliding = try values.map { value -> Bool in
+                    guard case .bool(let b) = value else { throw fail("attention.sliding_window_pattern", "expected one bool per layer") }
+                    return b
+                }
+                guard sliding.count == n else { throw fail("attention.sliding_window_pattern", "\(sliding.count) entries for block_count \(n)") }
+            case let value?:
+                guard let pattern = value.integer, pattern > 0 else { throw fail("attention.sliding_window_pattern", "expected a layer count, got \(value)") }
+                sliding = GemmaLayout.slidingLayers(count: n, pattern: pattern)
+            }
+        }
+        let local = try RopeFrequencies.standard(base: file["gemma3.rope.freq_base_swa"]?.double ?? 10_000, rotaryDim: config.headDim)
+        if let type = file["gemma3.rope.scaling.type"]?.string, type != "none" {
+            guard type == "linear", let factor = file["gemma3.rope.scaling.factor"]?.double, factor > 0 else {
+                throw fail("rope.scaling.type", "\"\(type)\" is not supported (linear with a rope.scaling.factor > 0 is)")
+            }
+            config.rope = try .linear(base: file["gemma3.rope.freq_base"]?.double ?? 10_000, rotaryDim: config.headDim, factor: factor)
+        }
+        let scalar = n == 62 ? Double(config.hiddenSize / config.heads) : Double(config.headDim)
+        config.architecture = "gemma3_text"
+        config.queryKeyNorm = true
+        config.tieWordEmbeddings = file.tensor(named: "output.weight") == nil
+        config.slidingWindow = window
+        config.gemma = GemmaLayout(queryPreAttentionScalar: scalar, slidingLayers: sliding, slidingRope: local)
     }
 
     /// llama.cpp interleaves each head's rows for its rotary kernel: GGUF row h·D + 2i + j holds

@@ -17,7 +17,8 @@ import SLMTensor
 /// gate_up_proj; `sliding_window` as Mistral's; `partial_rotary_factor` top-level (4.x) or in
 /// rope_parameters (5.x): the first int(head_dim · factor) dimensions of each head rotate; rope type
 /// "longrope" with `short_factor`, `long_factor` and `original_max_position_embeddings`, in the rope
-/// section or top-level, and optional `factor` / `attention_factor`: see `LongRope`).
+/// section or top-level, and optional `factor` / `attention_factor`: see `LongRope`)
+/// and gemma3_text (its keys: `HuggingFaceConfig+Gemma`).
 /// Every field is optional here so that a missing one is reported by name in `modelConfig`;
 /// keys slm does not use are ignored. Defaults (LlamaConfig's) for fields that may be absent:
 /// num_key_value_heads = num_attention_heads, head_dim = hidden_size / num_attention_heads,
@@ -51,6 +52,15 @@ public struct HuggingFaceConfig: Codable, Sendable {
     public var partialRotaryFactor: Double?
     /// Phi-3 (4.x): LongRoPE's original context (5.x keeps it in rope_parameters too).
     public var originalMaxPositionEmbeddings: Int?
+    /// Gemma 3's keys (see `HuggingFaceConfig+Gemma.swift`).
+    public var hiddenActivation: String?
+    public var queryPreAttnScalar: Double?
+    public var layerTypes: [String]?
+    public var slidingWindowPattern: Int?
+    public var ropeLocalBaseFreq: Double?
+    public var finalLogitSoftcapping: Double?
+    public var attnLogitSoftcapping: Double?
+    public var useBidirectionalAttention: Bool?
 
     enum CodingKeys: String, CodingKey {
         case modelType = "model_type"
@@ -74,6 +84,14 @@ public struct HuggingFaceConfig: Codable, Sendable {
         case useSlidingWindow = "use_sliding_window"
         case partialRotaryFactor = "partial_rotary_factor"
         case originalMaxPositionEmbeddings = "original_max_position_embeddings"
+        case hiddenActivation = "hidden_activation"
+        case queryPreAttnScalar = "query_pre_attn_scalar"
+        case layerTypes = "layer_types"
+        case slidingWindowPattern = "sliding_window_pattern"
+        case ropeLocalBaseFreq = "rope_local_base_freq"
+        case finalLogitSoftcapping = "final_logit_softcapping"
+        case attnLogitSoftcapping = "attn_logit_softcapping"
+        case useBidirectionalAttention = "use_bidirectional_attention"
     }
 
     /// `rope_scaling` (4.x) or `rope_parameters` (5.x, which also holds `rope_theta`).
@@ -92,6 +110,15 @@ public struct HuggingFaceConfig: Codable, Sendable {
         public var longFactor: [Double]?
         public var attentionFactor: Double?
         public var partialRotaryFactor: Double?
+        /// Gemma 3 (5.x): one set per layer type instead of one for all.
+        public var fullAttention: Nested?, slidingAttention: Nested?
+
+        /// A set inside a set (a struct cannot hold itself directly).
+        public final class Nested: Codable, Sendable {
+            public let value: RopeScaling
+            public init(from decoder: any Decoder) throws { value = try RopeScaling(from: decoder) }
+            public func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
+        }
 
         enum CodingKeys: String, CodingKey {
             case ropeType = "rope_type"
@@ -103,6 +130,8 @@ public struct HuggingFaceConfig: Codable, Sendable {
             case originalMaxPositionEmbeddings = "original_max_position_embeddings"
             case shortFactor = "short_factor", longFactor = "long_factor", attentionFactor = "attention_factor"
             case partialRotaryFactor = "partial_rotary_factor"
+            case fullAttention = "full_attention"
+            case slidingAttention = "sliding_attention"
         }
     }
 
@@ -158,15 +187,17 @@ public struct HuggingFaceConfig: Codable, Sendable {
         switch modelType {
         case "llama", "qwen2", "qwen3":
             if useSlidingWindow == true { throw fail("use_sliding_window", "sliding-window layers of \(modelType) are not supported yet") }
+        case "gemma3_text":
+            break
         case "mistral", "phi3":
             if let slidingWindow {
                 guard slidingWindow > 0 else { throw fail("sliding_window", "must be > 0, got \(slidingWindow)") }
                 if slidingWindow < maxPositions { window = slidingWindow }
             }
         default:
-            throw fail("model_type", "\"\(modelType)\" is not supported (llama, mistral, phi3, qwen2 and qwen3 are)")
+            throw fail("model_type", "\"\(modelType)\" is not supported (llama, mistral, phi3, qwen2, qwen3 and gemma3_text are)")
         }
-        if let act = hiddenAct, act != "silu" { throw fail("hidden_act", "\"\(act)\" is not supported (silu is)") }
+        if let act = hiddenAct, act != "silu", modelType != "gemma3_text" { throw fail("hidden_act", "\"\(act)\" is not supported (silu is)") }
         if attentionBias == true { throw fail("attention_bias", "o_proj biases are not supported (\(modelType) would add one to q/k/v/o)") }
         if mlpBias == true { throw fail("mlp_bias", "MLP biases are not supported") }
 
@@ -180,7 +211,7 @@ public struct HuggingFaceConfig: Codable, Sendable {
             throw fail("num_key_value_heads", "\(kvHeads) key/value heads cannot be shared evenly by num_attention_heads \(heads)")
         }
         let dim: Int
-        if let headDim {
+        if let headDim = headDim ?? (modelType == "gemma3_text" ? 256 : nil) {
             dim = try required(headDim, "head_dim")
         } else {
             guard hidden % heads == 0 else {
@@ -191,14 +222,15 @@ public struct HuggingFaceConfig: Codable, Sendable {
         guard dim % 2 == 0 else { throw fail("head_dim", "\(dim) must be even for rotary embedding") }
         let eps = rmsNormEps ?? 1e-6
         guard eps > 0, eps < 1 else { throw fail("rms_norm_eps", "\(eps) is out of range (0 to 1)") }
-        let (rope, longRope) = try rope(rotaryDim: rotaryDim(headDim: dim, file: file), maxPositions: maxPositions, file: file)
+        let gemma = modelType == "gemma3_text" ? try gemmaLayout(layers: layers, headDim: dim, file: file) : nil
+        let (rope, longRope) = try gemma.map { ($0.fullRope, nil) } ?? self.rope(rotaryDim: rotaryDim(headDim: dim, file: file), maxPositions: maxPositions, file: file)
 
         return ModelConfig(
             architecture: modelType, vocabSize: vocab, hiddenSize: hidden, layers: layers, heads: heads, kvHeads: kvHeads,
             headDim: dim, intermediateSize: intermediate, rmsNormEps: Float(eps),
-            rope: rope, maxPositions: maxPositions, tieWordEmbeddings: tieWordEmbeddings ?? false,
-            attentionBias: modelType == "qwen2", queryKeyNorm: modelType == "qwen3", slidingWindow: window,
-            fusedProjections: modelType == "phi3", longRope: longRope)
+            rope: rope, maxPositions: maxPositions, tieWordEmbeddings: tieWordEmbeddings ?? (gemma != nil),
+            attentionBias: modelType == "qwen2", queryKeyNorm: modelType == "qwen3" || gemma != nil, slidingWindow: gemma?.window ?? window,
+            fusedProjections: modelType == "phi3", longRope: longRope, gemma: gemma?.layout)
     }
 
     /// int(head_dim · partial_rotary_factor) (transformers' rule), from rope_parameters or top-level; head_dim when absent.

@@ -14,7 +14,8 @@ import SLMTensor
 /// `model.layers.N.self_attn.{q,k,v,o}_proj.weight`, `model.layers.N.post_attention_layernorm.weight`,
 /// `model.layers.N.mlp.{gate,up,down}_proj.weight`, `model.norm.weight`, and `lm_head.weight` unless
 /// `tie_word_embeddings`; Qwen2 adds `model.layers.N.self_attn.{q,k,v}_proj.bias`, Qwen3
-/// `model.layers.N.self_attn.{q,k}_norm.weight`; Phi-3 has `model.layers.N.self_attn.qkv_proj.weight` and
+/// `model.layers.N.self_attn.{q,k}_norm.weight`, Gemma 3 both those norms and
+/// `model.layers.N.{pre,post}_feedforward_layernorm.weight`; Phi-3 has `model.layers.N.self_attn.qkv_proj.weight` and
 /// `model.layers.N.mlp.gate_up_proj.weight` instead of q/k/v and gate/up. Any other tensor (a bias, a layer beyond num_hidden_layers) is an error
 /// rather than silently ignored, except `rotary_emb.inv_freq` buffers and a tied `lm_head.weight`.
 public enum HuggingFaceModelLoader {
@@ -57,7 +58,8 @@ public enum HuggingFaceModelLoader {
             expected.insert(name)
             guard let (file, info) = checkpoint.locate(name) else {
                 let reason = name == "lm_head.weight" ? "tie_word_embeddings is false"
-                    : name.hasSuffix(".bias") || name.hasSuffix("_norm.weight") || config.fusedProjections ? "model_type is \(config.architecture)"
+                    : name.hasSuffix(".bias") || name.hasSuffix("_norm.weight") || name.contains("feedforward") || config.fusedProjections
+                        ? "model_type is \(config.architecture)"
                     : "num_hidden_layers is \(config.layers)"
                 throw FormatError(file: checkpoint.source, field: name, "tensor missing (\(configPath) needs it: \(reason))")
             }
@@ -66,9 +68,8 @@ public enum HuggingFaceModelLoader {
             }
             return try file.floats(info)
         }
-        let c = config.layer
         let layers = try (0..<config.layers).map { n in
-            let p = "model.layers.\(n)."
+            let c = config.layer(n), p = "model.layers.\(n)."
             if config.fusedProjections {
                 let weights = DecoderLayerWeights(
                     inputLayernorm: try weight(p + "input_layernorm.weight", [c.hiddenSize]),
@@ -93,7 +94,9 @@ public enum HuggingFaceModelLoader {
                 kBias: c.attentionBias ? try weight(p + "self_attn.k_proj.bias", [c.kvHeads * c.headDim]) : nil,
                 vBias: c.attentionBias ? try weight(p + "self_attn.v_proj.bias", [c.kvHeads * c.headDim]) : nil,
                 qNorm: c.queryKeyNorm ? try weight(p + "self_attn.q_norm.weight", [c.headDim]) : nil,
-                kNorm: c.queryKeyNorm ? try weight(p + "self_attn.k_norm.weight", [c.headDim]) : nil)
+                kNorm: c.queryKeyNorm ? try weight(p + "self_attn.k_norm.weight", [c.headDim]) : nil,
+                preFeedforwardLayernorm: c.gemma != nil ? try weight(p + "pre_feedforward_layernorm.weight", [c.hiddenSize]) : nil,
+                postFeedforwardLayernorm: c.gemma != nil ? try weight(p + "post_feedforward_layernorm.weight", [c.hiddenSize]) : nil)
             return DecoderLayer(config: c, weights: weights)
         }
         let embed = try weight("model.embed_tokens.weight", [config.vocabSize, config.hiddenSize])
