@@ -120,7 +120,7 @@ final class GemmaFamilyTests: XCTestCase {
     func testPEFTAdapterOnEveryProjectionGivesPEFTsLogitsAndMerges() throws {
         let model = try ModelLoader.load(path: Fixture.path("hf_gemma3")).model
         let (config, adapters) = try PEFTAdapter.load(Fixture.path("peft_gemma_adapter"), into: model)
-        XCTAssertEqual(Set(config.targetModules), Set(Transformer.loraTargets))
+        XCTAssertEqual(Set(config.targetModules), Set(model.loraTargets))
         XCTAssertEqual(adapters.count, 7 * 6)
         XCTAssertLessThanOrEqual(try worstError(model, expected.peft), 1e-4, "base + adapter")
         try model.mergeLoRA()
@@ -155,12 +155,12 @@ final class GemmaFamilyTests: XCTestCase {
     /// An adapter slm trains and saves on a Gemma model loads back to the same logits.
     func testAdapterSavedOnGemmaLoadsBack() throws {
         let model = try ModelLoader.load(path: Fixture.path("hf_gemma3")).model
-        let adapters = try model.addLoRA(LoRAConfig(r: 2, loraAlpha: 4), targetModules: Transformer.loraTargets, seed: 7)
+        let adapters = try model.addLoRA(LoRAConfig(r: 2, loraAlpha: 4), targetModules: model.loraTargets, seed: 7)
         for adapter in adapters.values { for i in 0..<adapter.loraB.count { adapter.loraB.data[i] = Float(i % 5) * 0.05 - 0.1 } }
         let ids = expected.ids
         let before = try GradMode.withoutGrad { try model.logits(try model.hiddenStates(ids, batch: 1, sequence: ids.count)) }
         let folder = temporaryFolder() + "/adapter"
-        try PEFTAdapter.save(adapters, config: .init(lora: LoRAConfig(r: 2, loraAlpha: 4), targetModules: Transformer.loraTargets, baseModel: "hf_gemma3"), to: folder)
+        try PEFTAdapter.save(adapters, config: .init(lora: LoRAConfig(r: 2, loraAlpha: 4), targetModules: model.loraTargets, baseModel: "hf_gemma3"), to: folder)
         let reloaded = try ModelLoader.load(path: Fixture.path("hf_gemma3")).model
         try PEFTAdapter.load(folder, into: reloaded)
         let after = try GradMode.withoutGrad { try reloaded.logits(try reloaded.hiddenStates(ids, batch: 1, sequence: ids.count)) }
