@@ -54,7 +54,7 @@ final class RealVocabularyTests: XCTestCase {
         guard let folder = ProcessInfo.processInfo.environment["LLAMACPP_MODELS"] else {
             throw XCTSkip("set LLAMACPP_MODELS to llama.cpp's models/ folder to run llama.cpp's vocabulary test vectors")
         }
-        for vocab in ["llama-spm", "phi-3"] {
+        for vocab in ["llama-spm", "phi-3", "llama-bpe", "qwen2"] {
             let base = folder + "/ggml-vocab-\(vocab).gguf"
             let tokenizer = try BPETokenizer.load(gguf: try GGUFFile(path: base))
             let inputs = try String(contentsOfFile: base + ".inp", encoding: .utf8).components(separatedBy: "\n__ggml_vocab_test__\n")
