@@ -65,7 +65,9 @@ extension BPETokenizer {
         return try BPETokenizer(
             tokens: tokens, alphabet: .byteLevel(preTokenizer), mergePairs: merges, added: added,
             bosTokenId: specialId("tokenizer.ggml.bos_token_id"), eosTokenId: specialId("tokenizer.ggml.eos_token_id"),
-            unknownTokenId: nil, addsBOS: flag("tokenizer.ggml.add_bos_token") ?? false, source: path, mergesField: "tokenizer.ggml.merges")
+            unknownTokenId: nil, addsBOS: flag("tokenizer.ggml.add_bos_token") ?? false,
+            ignoreMerges: preTokenizer.pattern == .llama3,  // as llama.cpp does for Llama 3 (and HF's tokenizer.json says)
+            source: path, mergesField: "tokenizer.ggml.merges")
     }
 
     /// A SentencePiece BPE vocabulary (GGUF "llama", `.model` files): pieces with scores and
