@@ -19,7 +19,7 @@ from tokenizers import Tokenizer  # noqa: E402
 from tokenizer_conversion import llama3_converter, sentencepiece_tokenizer_json  # noqa: E402
 
 text_file, runs = sys.argv[1], int(sys.argv[2])
-lines = open(text_file, encoding="utf-8").read().split("\n")
+lines = open(text_file, encoding="utf-8", newline="").read().split("\n")  # keep "\r" as slm does
 vocabs = [
     ("smollm2 (byte-level)", lambda: Tokenizer.from_file(os.path.join(ROOT, "Tests/Fixtures/smollm2-tokenizer/tokenizer.json"))),
     ("llama3 (byte-level)", lambda: llama3_converter(os.path.join(ROOT, "models/tokenizers/llama3/tokenizer.model")).converted()),
