@@ -13,6 +13,8 @@ struct Bench: ParsableCommand {
         case memory1B = "memory-1b"
         /// Not in the default set: writes and reads a 1M-token teacher cache (~100 MB) in the temporary folder.
         case teacherCache = "teacher-cache"
+        /// Not in the default set: encoding speed of each tokenizer vocabulary on the `--text` file.
+        case tokenizer
 
         static let defaults: [Part] = [.gemm, .block, .attention, .loss, .train, .generate]
     }
@@ -29,6 +31,9 @@ struct Bench: ParsableCommand {
     @Option(help: "Run only these parts (\(Part.allCases.map(\.rawValue).joined(separator: ", "))); default all but memory-1b.")
     var only: [Part] = []
 
+    @Option(help: "The text file the tokenizer part encodes, line by line (benchmarks/tokenizer/run.sh makes one).")
+    var text: String?
+
     @OptionGroup(title: "Training parts (train, memory-1b)")
     var training: TrainingOptions
 
@@ -42,6 +47,7 @@ struct Bench: ParsableCommand {
         Parallel.setThreads(threads)
         let parts = only.isEmpty ? Part.defaults : only
         if parts == [.teacherCache] { return try teacherCache() }
+        if parts == [.tokenizer] { return try tokenizer() }
         print("slm bench: \(threads) threads, median of \(runs) runs")
         let peak = GemmBenchmark.peak(runs: runs)
         print(String(format: "sgemm %-28@ %27@ %6.1f GFLOP/s", peak.label, "", peak.gflops))
@@ -89,6 +95,19 @@ struct Bench: ParsableCommand {
                 print(String(format: "generation, %d new tokens after a short prompt %15.1f tokens/s  (%.0f%% in matmuls)",
                              r.generatedTokens, r.generationTokensPerSecond, 100 * r.generationMatmulShare))
             }
+        }
+    }
+
+    /// Tokens per second of each tokenizer vocabulary on `--text`, one thread.
+    private func tokenizer() throws {
+        guard let text else { throw ValidationError("the tokenizer part needs --text FILE") }
+        guard let data = FileManager.default.contents(atPath: text) else { throw ValidationError("cannot read \(text)") }
+        // Split at "\n" bytes, as Python's str.split("\n") does (a Swift Character would keep "\r\n" whole).
+        let lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        print("slm tokenizer bench: \(data.count) bytes in \(lines.count) lines, one thread, median of \(runs) runs")
+        for (name, tokenizer) in try TokenizerBenchmark.vocabularies(modelPath: model) {
+            let r = TokenizerBenchmark.run(name: name, tokenizer: tokenizer, lines: lines, runs: runs)
+            print(String(format: "slm   %-28@ %9d tokens %8.3f s %11.0f tokens/s", r.name, r.tokens, r.seconds, r.tokensPerSecond))
         }
     }
 

@@ -25,6 +25,18 @@ public struct Fixture {
         return path
     }
 
+    /// A real tokenizer vocabulary that scripts/setup extracts from PyPI wheels into models/tokenizers
+    /// (e.g. "mistral/tokenizer.model.v1"); a failure, not a skip, when it is not there.
+    public static func tokenizerVocabulary(_ file: String) throws -> String {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("models/tokenizers").appendingPathComponent(file).path
+        guard FileManager.default.fileExists(atPath: path) else {
+            struct Missing: Error, CustomStringConvertible { let description: String }
+            throw Missing(description: "\(path) is missing: run scripts/setup (it fetches llama-models and mistral-common from PyPI)")
+        }
+        return path
+    }
+
     public init(_ file: String) throws {
         let url = URL(fileURLWithPath: Fixture.path(file))
         entries = try JSONDecoder().decode([String: Entry].self, from: Data(contentsOf: url))

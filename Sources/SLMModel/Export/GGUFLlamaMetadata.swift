@@ -16,9 +16,10 @@ import SLMTensor
 /// llama.vocab_size, llama.rope.dimension_count (the rotary dimensions of a head)      u32
 /// phi3 also: phi3.rope.scaling.original_context_length u32, phi3.attention.sliding_window u32 (0: none),
 ///            phi3.rope.scaling.attn_factor f32 (LongRoPE only; its factors are tensors, see `GGUFExport`)
-/// tokenizer.ggml.model "gpt2"   tokenizer.ggml.pre (smollm | llama-bpe | qwen2 | gpt-2)
-/// tokenizer.ggml.tokens [string]   tokenizer.ggml.token_type [i32: 1 normal, 3 control, 4 user-defined]
-/// tokenizer.ggml.merges ["a b"] (when there are any)   tokenizer.ggml.{bos,eos,unknown,padding}_token_id u32
+/// tokenizer.ggml.model "gpt2"   tokenizer.ggml.pre (smollm | llama-bpe | qwen2 | gpt-2)   (byte-level BPE), or
+/// tokenizer.ggml.model "llama"  tokenizer.ggml.scores [f32]                          (SentencePiece-style BPE)
+/// tokenizer.ggml.tokens [string]   tokenizer.ggml.token_type [i32: 1 normal, 2 unknown, 3 control, 4 user-defined, 6 byte]
+/// tokenizer.ggml.merges ["a b"] (gpt2, when there are any)   tokenizer.ggml.{bos,eos,unknown,padding}_token_id u32
 /// tokenizer.ggml.add_space_prefix, add_bos_token bool   tokenizer.chat_template string
 /// ```
 /// Special tokens come from tokenizer_config.json (`bos_token`, …, as text), else config.json
@@ -70,28 +71,50 @@ public enum GGUFLlamaMetadata {
         m += [("\(a).vocab_size", u32(config.vocabSize)), ("\(a).rope.dimension_count", u32(config.rope.rotaryDim))]
         if config.gemma != nil { m += GGUFGemmaMetadata.keys(config, hf: hf) }
 
-        m += [
-            ("tokenizer.ggml.model", .string("gpt2")),
-            ("tokenizer.ggml.pre", .string(preTokenizerName(tokenizer.preTokenizer))),
-            ("tokenizer.ggml.tokens", .array(tokenizer.tokens.map(GGUFValue.string))),
-            ("tokenizer.ggml.token_type", .array(tokenTypes(tokenizer).map(GGUFValue.int32))),
-        ]
-        if !tokenizer.mergePairs.isEmpty {
-            m.append(("tokenizer.ggml.merges", .array(tokenizer.mergePairs.map { .string("\($0.0) \($0.1)") })))
-        }
+        m += vocabularyEntries(tokenizer)
         for (kind, key) in [("bos", "bos"), ("eos", "eos"), ("unk", "unknown"), ("pad", "padding")] {
             if let id = specialTokenId(kind, tokenizerConfig: tokenizerConfig, config: configJSON, tokenizer: tokenizer) {
                 m.append(("tokenizer.ggml.\(key)_token_id", u32(Int(id))))
             }
         }
         m += [
-            ("tokenizer.ggml.add_space_prefix", .bool(false)),
+            ("tokenizer.ggml.add_space_prefix", .bool(addsSpacePrefix(tokenizer))),
             ("tokenizer.ggml.add_bos_token", .bool(addsBOS(tokenizerConfig: tokenizerConfig, tokenizerJSON: tokenizerJSON))),
         ]
         if let template = try chatTemplate(folder: folderURL, tokenizerConfig: tokenizerConfig) {
             m.append(("tokenizer.chat_template", .string(template)))
         }
         return (m, ropeFactors)
+    }
+
+    /// `tokenizer.ggml.model` and what it needs: byte-level BPE as "gpt2" with `pre` and `merges`,
+    /// SentencePiece-style BPE as "llama" with `scores` (the vocabulary's own, or, from a merge list,
+    /// minus the rank of the first merge that makes each token, so that merging by score repeats it).
+    static func vocabularyEntries(_ tokenizer: BPETokenizer) -> [(key: String, value: GGUFValue)] {
+        var m: [(key: String, value: GGUFValue)]
+        switch tokenizer.alphabet {
+        case .byteLevel(let pre):
+            m = [("tokenizer.ggml.model", .string("gpt2")), ("tokenizer.ggml.pre", .string(preTokenizerName(pre)))]
+        case .sentencePiece:
+            m = [("tokenizer.ggml.model", .string("llama"))]
+        }
+        m += [
+            ("tokenizer.ggml.tokens", .array(tokenizer.tokens.map(GGUFValue.string))),
+            ("tokenizer.ggml.token_type", .array(tokenTypes(tokenizer).map(GGUFValue.int32))),
+        ]
+        let merges = tokenizer.mergePairs
+        if case .sentencePiece = tokenizer.alphabet {
+            var scores = tokenizer.scores ?? [Float](repeating: -Float(merges.count), count: tokenizer.vocabularySize)
+            if tokenizer.scores == nil {
+                for (rank, (a, b)) in merges.enumerated().reversed() {
+                    if let id = tokenizer.id(of: a + b) { scores[Int(id)] = -Float(rank) }
+                }
+            }
+            m.append(("tokenizer.ggml.scores", .array(scores.map(GGUFValue.float32))))
+        } else if !merges.isEmpty {
+            m.append(("tokenizer.ggml.merges", .array(merges.map { .string("\($0.0) \($0.1)") })))
+        }
+        return m
     }
 
     /// llama.cpp's name of the word splitting (`tokenizer.ggml.pre`).
@@ -104,10 +127,18 @@ public enum GGUFLlamaMetadata {
         }
     }
 
-    /// 1 normal, 3 control (special added tokens), 4 user-defined (other added tokens).
+    /// Whether llama.cpp should put "▁" before text (`tokenizer.ggml.add_space_prefix`).
+    static func addsSpacePrefix(_ tokenizer: BPETokenizer) -> Bool {
+        if case .sentencePiece(let m) = tokenizer.alphabet { return m.prefix != .never }
+        return false
+    }
+
+    /// 1 normal, 2 unknown, 3 control (special added tokens), 4 user-defined (other added tokens), 6 byte (`<0xNN>`).
     static func tokenTypes(_ tokenizer: BPETokenizer) -> [Int32] {
         var types = [Int32](repeating: 1, count: tokenizer.vocabularySize)
+        for id in tokenizer.byteFallbackIds { types[Int(id)] = 6 }
         for (_, entry) in tokenizer.addedTokens { types[Int(entry.id)] = entry.special ? 3 : 4 }
+        if let unk = tokenizer.unknownTokenId, case .sentencePiece = tokenizer.alphabet { types[Int(unk)] = 2 }
         return types
     }
 

@@ -148,20 +148,40 @@ public enum HuggingFaceExport {
         return config
     }
 
-    /// A byte-level BPE tokenizer.json in the `tokenizers` library's format.
+    /// A tokenizer.json in the `tokenizers` library's format: byte-level BPE, or SentencePiece-style
+    /// BPE with byte fallback (`Metaspace`'s sections).
     static func tokenizerJSON(_ tokenizer: BPETokenizer) -> [String: Any] {
         let byteLevel: [String: Any] = ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true]
-        let pre: [String: Any]
-        switch tokenizer.preTokenizer.pattern {
-        case .gpt2 where tokenizer.preTokenizer.isolateDigits:
+        var normalizer: Any = NSNull()
+        var pre: Any
+        var decoder: [String: Any] = ["type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true]
+        var postProcessor: Any = ["type": "ByteLevel", "add_prefix_space": true, "trim_offsets": false, "use_regex": true]
+        switch tokenizer.alphabet {
+        case .byteLevel(let p) where p.pattern == .gpt2 && p.isolateDigits:
             pre = ["type": "Sequence", "pretokenizers": [["type": "Digits", "individual_digits": true], byteLevel]]
-        case .gpt2: pre = byteLevel
-        case .llama3, .qwen2:
-            let regex = tokenizer.preTokenizer.pattern == .llama3 ? PreTokenizer.llama3Regex : PreTokenizer.qwen2Regex
+        case .byteLevel(let p) where p.pattern == .gpt2:
+            pre = byteLevel
+        case .byteLevel(let p):
+            let regex = p.pattern == .llama3 ? PreTokenizer.llama3Regex : PreTokenizer.qwen2Regex
             pre = ["type": "Sequence", "pretokenizers": [
                 ["type": "Split", "pattern": ["Regex": regex], "behavior": "Isolated", "invert": false],
                 ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false],
             ]]
+        case .sentencePiece(let m):
+            let space = String(Metaspace.space)
+            let replace: [String: Any] = ["type": "Replace", "pattern": ["String": " "], "content": space]
+            if m.prefix == .alwaysEvenBeforeSpace {
+                normalizer = ["type": "Sequence", "normalizers": [["type": "Prepend", "prepend": space], replace]]
+                pre = NSNull()
+            } else if m.replacesSpaces {
+                pre = ["type": "Metaspace", "replacement": space, "prepend_scheme": m.prefix.rawValue, "split": m.split]
+            } else {
+                pre = NSNull()
+            }
+            var steps: [[String: Any]] = [["type": "Replace", "pattern": ["String": space], "content": " "], ["type": "ByteFallback"], ["type": "Fuse"]]
+            if m.decodeStripsLeadingSpace { steps.append(["type": "Strip", "content": " ", "start": 1, "stop": 0]) }
+            decoder = ["type": "Sequence", "decoders": steps]
+            postProcessor = NSNull()
         }
         var vocab: [String: Int] = [:]
         for (id, token) in tokenizer.tokens.enumerated() where vocab[token] == nil { vocab[token] = id }
@@ -170,13 +190,12 @@ public enum HuggingFaceExport {
              "normalized": false, "special": entry.special]
         }
         return [
-            "version": "1.0", "truncation": NSNull(), "padding": NSNull(), "added_tokens": added, "normalizer": NSNull(),
-            "pre_tokenizer": pre,
-            "post_processor": ["type": "ByteLevel", "add_prefix_space": true, "trim_offsets": false, "use_regex": true],
-            "decoder": ["type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true],
+            "version": "1.0", "truncation": NSNull(), "padding": NSNull(), "added_tokens": added, "normalizer": normalizer,
+            "pre_tokenizer": pre, "post_processor": postProcessor, "decoder": decoder,
             "model": [
-                "type": "BPE", "dropout": NSNull(), "unk_token": NSNull(), "continuing_subword_prefix": NSNull(),
-                "end_of_word_suffix": NSNull(), "fuse_unk": false, "byte_fallback": false, "ignore_merges": false,
+                "type": "BPE", "dropout": NSNull(), "unk_token": tokenizer.unknownTokenId.map { tokenizer.tokens[Int($0)] as Any } ?? NSNull(),
+                "continuing_subword_prefix": NSNull(), "end_of_word_suffix": NSNull(), "fuse_unk": tokenizer.fusesUnknown,
+                "byte_fallback": !tokenizer.byteFallbackIds.isEmpty, "ignore_merges": tokenizer.ignoresMerges,
                 "vocab": vocab, "merges": tokenizer.mergePairs.map { [$0.0, $0.1] },
             ] as [String: Any],
         ]

@@ -28,6 +28,9 @@ import SLMTensor
 public enum GGUFModelLoader {
     public static func load(_ file: GGUFFile, keepQuantized: Bool = false) throws -> Transformer {
         let config = try config(file)
+        if let tokens = file["tokenizer.ggml.tokens"]?.array?.count, let rows = file.tensor(named: "token_embd.weight")?.shape.first, rows != tokens {
+            throw FormatError(file: file.path, field: "tokenizer.ggml.tokens", "\(tokens) tokens, but token_embd.weight has \(rows) rows (one per token)")
+        }
         func info(_ name: String, _ shape: [Int]) throws -> GGUFTensorInfo {
             guard let info = file.tensor(named: name) else { throw FormatError(file: file.path, field: name, "tensor missing") }
             guard info.shape == shape else {
