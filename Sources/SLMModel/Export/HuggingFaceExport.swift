@@ -14,13 +14,15 @@ import SLMTensor
 /// tokenizer_config.json    the base's own, or bos/eos/unk/pad tokens and the chat template
 /// generation_config.json   the base's own, or bos/eos (and pad) token ids
 /// ```
-/// A Hugging Face base also keeps its chat_template.jinja. The folder is written under a temporary
-/// name and renamed when complete (`AtomicFolder`): a killed export leaves nothing under its name,
+/// A Hugging Face base also keeps its chat_template.jinja and SentencePiece tokenizer.model (llama.cpp's
+/// converter takes the scores and token types from it; without it every score is -1000). The folder is
+/// written under a temporary name and renamed when complete (`AtomicFolder`): a killed export leaves nothing under its name,
 /// and an earlier export there (these files only) is replaced.
 public enum HuggingFaceExport {
     /// The files an export folder may hold.
     public static let files: Set<String> = [
         "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "generation_config.json", "chat_template.jinja",
+        "tokenizer.model",
     ]
 
     public static func write(_ base: ExportBase, dtype: SafetensorsWriter.DType, to path: String) throws {
@@ -57,7 +59,7 @@ public enum HuggingFaceExport {
             config["torch_dtype"] = nil
             config["dtype"] = dtype.torchName
             try writeJSON(config, to: folder + "/config.json")
-            for name in ["tokenizer.json", "tokenizer_config.json", "generation_config.json", "chat_template.jinja"] {
+            for name in ["tokenizer.json", "tokenizer_config.json", "generation_config.json", "chat_template.jinja", "tokenizer.model"] {
                 let source = base.path + "/" + name
                 guard FileManager.default.fileExists(atPath: source) else { continue }
                 guard let data = FileManager.default.contents(atPath: source) else { throw FormatError(file: source, field: nil, "cannot read") }
