@@ -11,15 +11,11 @@ extension GGUFExport {
     public static func write(
         reencoding source: GGUFFile, fileType: GGUFFileType, to path: String, progress: (Int, Int) -> Void = { _, _ in }
     ) throws -> [TensorReport] {
-        let architecture = source["general.architecture"]?.string ?? "llama"
-        guard let layers = source["\(architecture).block_count"]?.integer, layers > 0 else {
-            throw FormatError(file: source.path, field: "\(architecture).block_count", "missing or not a positive integer")
-        }
-        let tied = source.tensor(named: "output.weight") == nil
+        let config = try GGUFModelLoader.config(source)
         let entries = source.tensors.map { info in
             Entry(
                 name: info.name, shape: info.shape,
-                type: fileType.tensorType(name: info.name, shape: info.shape, layers: layers, tiedOutput: tied)
+                type: fileType.tensorType(name: info.name, shape: info.shape, layers: config.layers, tiedOutput: config.tieWordEmbeddings)
             ) { body in
                 let bytes = source.bytes(of: info)
                 if info.type == .f32 {
