@@ -492,6 +492,10 @@ final class RecipeTests: XCTestCase {
         let written = RecipeWriter.yaml(recipes[2])
         XCTAssertTrue(written.contains("  # 4 batch × 1 accumulation × 512 tokens = 2048 tokens per optimizer step\n"), written)
         XCTAssertFalse(written.contains("trainable"), "trainable is refused beside a lora section")
+        XCTAssertTrue(written.contains("  target_modules: all-linear\n"), written)
+        XCTAssertEqual(recipes[2].lora?.targetModules, [Recipe.LoRASection.allLinear])
+        XCTAssertEqual(try load(minimal + "lora:\n  target_modules: all-linear\n").lora?.targetModules, [Recipe.LoRASection.allLinear])
+        XCTAssertEqual(problems(minimal + "lora:\n  target_modules: [all-linear, q_proj]\n").map(\.keyPath), ["lora.target_modules"])
     }
 
     func testLoadingAFileNamesItInProblemsAndTheDefaultRunFolder() throws {

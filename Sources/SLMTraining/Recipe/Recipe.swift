@@ -61,7 +61,10 @@ public struct Recipe: Sendable, Equatable {
         public var r = 16
         public var alpha: Float = 32
         public var dropout: Float = 0.05
-        public var targetModules = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+        /// Hugging Face projection names, or `[allLinear]`: every projection the model has (PEFT's
+        /// "all-linear": q/k/v/o/gate/up/down_proj on Llama-style models, Phi's fused ones on Phi).
+        public var targetModules = [allLinear]
+        public static let allLinear = "all-linear"
         public var useRSLoRA = false
 
         public init() {}

@@ -58,7 +58,11 @@ enum RecipeReader {
         s.int("r", &lora.r, .atLeast(1))
         s.number("alpha", &lora.alpha, .above(0))
         s.number("dropout", &lora.dropout, .from(0, below: 1))
-        s.strings("target_modules", &lora.targetModules, allowed: targetModules)
+        if s.value("target_modules")?.string == Recipe.LoRASection.allLinear {
+            lora.targetModules = [Recipe.LoRASection.allLinear]
+        } else {
+            s.strings("target_modules", &lora.targetModules, allowed: targetModules)
+        }
         s.bool("use_rslora", &lora.useRSLoRA)
         return lora
     }

@@ -21,7 +21,8 @@ public enum RecipeWriter {
         if let l = recipe.lora {
             section("lora", [
                 ("r", "\(l.r)"), ("alpha", "\(l.alpha)"), ("dropout", "\(l.dropout)"),
-                ("target_modules", "[\(l.targetModules.joined(separator: ", "))]"), ("use_rslora", "\(l.useRSLoRA)"),
+                ("target_modules", l.targetModules == [Recipe.LoRASection.allLinear] ? l.targetModules[0] : "[\(l.targetModules.joined(separator: ", "))]"),
+                ("use_rslora", "\(l.useRSLoRA)"),
             ])
         }
         let d = recipe.data

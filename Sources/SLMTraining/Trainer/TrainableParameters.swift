@@ -20,19 +20,21 @@ public struct TrainableParameters {
     public var scalarCount: Int { named.reduce(0) { $0 + $1.tensor.count } }
     var weightsFile: String { if case .lora = kind { PEFTAdapter.weightsFile } else { "model.safetensors" } }
 
-    /// PEFT-initialised adapters on the recipe's target modules (lora_A of adapter i drawn from seed + i).
+    /// PEFT-initialised adapters on the recipe's target modules (lora_A of adapter i drawn from seed + i);
+    /// `all-linear` is every projection of the model, and the adapter's config lists them, as PEFT's does.
     /// A target the model does not have (q_proj on Phi-3, whose q/k/v are one qkv_proj) is refused
     /// naming the recipe key and the model's own projections.
     public static func lora(_ section: Recipe.LoRASection, model: Transformer, baseModel: String, seed: UInt64) throws -> TrainableParameters {
         let known = model.loraTargets
-        if let missing = section.targetModules.first(where: { !known.contains($0) }) {
+        let targets = section.targetModules == [Recipe.LoRASection.allLinear] ? known : section.targetModules
+        if let missing = targets.first(where: { !known.contains($0) }) {
             throw TensorError(
                 op: "lora.target_modules",
                 "\"\(missing)\" is not a projection of this \(model.config.architecture) model, which has \(known.joined(separator: ", ")); set lora.target_modules to some of those")
         }
         let config = LoRAConfig(r: section.r, loraAlpha: section.alpha, loraDropout: section.dropout, useRSLoRA: section.useRSLoRA)
-        let adapters = try model.addLoRA(config, targetModules: section.targetModules, seed: seed)
-        return lora(adapters, config: PEFTAdapter.Config(lora: config, targetModules: section.targetModules, baseModel: baseModel))
+        let adapters = try model.addLoRA(config, targetModules: targets, seed: seed)
+        return lora(adapters, config: PEFTAdapter.Config(lora: config, targetModules: targets, baseModel: baseModel))
     }
 
     /// Adapters already attached to the model, e.g. by `PEFTAdapter.load` to continue training one.
