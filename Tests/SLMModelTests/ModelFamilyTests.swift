@@ -5,7 +5,7 @@ import SLMTestSupport
 import XCTest
 
 /// The Llama-like families beside Llama (fixtures/make_families.py): tiny random Qwen2, Qwen3 and
-/// sliding-window Mistral models against the logits transformers computes for them, from their
+/// sliding-window Mistral models (and a Qwen2 with linear rope scaling) against the logits transformers computes for them, from their
 /// Hugging Face folders and from GGUF files laid out as llama.cpp's converter writes them.
 final class ModelFamilyTests: XCTestCase {
     struct Expected: Decodable {
@@ -13,6 +13,7 @@ final class ModelFamilyTests: XCTestCase {
         let hf_qwen2: [[Float]]
         let hf_qwen3: [[Float]]
         let hf_mistral_swa: [[Float]]
+        let hf_qwen2_linear_rope: [[Float]]
     }
 
     let expected = try! JSONDecoder().decode(Expected.self, from: Data(contentsOf: URL(fileURLWithPath: Fixture.path("families_expected.json"))))
@@ -39,6 +40,13 @@ final class ModelFamilyTests: XCTestCase {
             XCTAssertTrue(model.config.attentionBias)
             XCTAssertTrue(model.config.tieWordEmbeddings)
             XCTAssertTrue(model.namedParameters.contains { $0.name == "model.layers.1.self_attn.v_proj.bias" })
+        }
+    }
+
+    /// Linear rope scaling from config.json's rope_parameters and from GGUF's rope.scaling.type / factor.
+    func testLinearRopeScalingMatchesTransformers() throws {
+        for path in ["hf_qwen2_linear_rope", "qwen2_linear_rope.gguf"] {
+            _ = try assertMatches(path, expected.hf_qwen2_linear_rope)
         }
     }
 
@@ -88,7 +96,9 @@ final class ModelFamilyTests: XCTestCase {
     /// permuted, biases and q/k norms under llama.cpp's names, the qwen2/qwen3 keys), and read back
     /// to transformers' logits.
     func testQwenFoldersExportAsTheConvertersGGUF() throws {
-        for (name, arch, reference) in [("qwen2", "qwen2", expected.hf_qwen2), ("qwen3", "qwen3", expected.hf_qwen3)] {
+        for (name, arch, reference) in [
+            ("qwen2", "qwen2", expected.hf_qwen2), ("qwen3", "qwen3", expected.hf_qwen3), ("qwen2_linear_rope", "qwen2", expected.hf_qwen2_linear_rope),
+        ] {
             let out = temporaryFolder() + "/\(name).gguf"
             try MergeExport.gguf(try MergeExport.loadBase(Fixture.path("hf_\(name)"), adapter: nil), out: out, fileType: .f32, probe: nil)
             let (written, converter) = (try GGUFFile(path: out), try GGUFFile(path: Fixture.path("\(name).gguf")))

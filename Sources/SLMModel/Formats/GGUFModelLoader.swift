@@ -102,12 +102,13 @@ public enum GGUFModelLoader {
         return model
     }
 
-    /// The model's hyper-parameters from `{arch}.*` metadata. gemma3 adds, as llama.cpp reads them:
+    /// The model's hyper-parameters from `{arch}.*` metadata, rope scaling included (`linearRopeFactor`,
+    /// `rope_freqs.weight`, `phi3LongRope`). gemma3 adds, as llama.cpp reads them:
     /// ```
     /// gemma3.attention.sliding_window u32          absent: every layer attends to everything
     /// gemma3.attention.sliding_window_pattern      u32 n (every n-th layer full; default 6) or [bool] per layer
     /// gemma3.rope.freq_base_swa f32                the sliding layers' rotary base (default 10,000, unscaled)
-    /// gemma3.rope.scaling.type "linear", gemma3.rope.scaling.factor f32   the full-attention layers'
+    /// gemma3.rope.scaling.type "linear", gemma3.rope.scaling.factor f32   the full-attention layers' only
     /// gemma3.final_logit_softcapping f32           refused when present
     /// ```
     /// The attention scale is llama.cpp's: head_dim^-½, except (hidden / heads)^-½ for the 62-layer 27B.
@@ -138,6 +139,7 @@ public enum GGUFModelLoader {
             let values = file.bytes(of: factors).bindMemory(to: Float.self)
             rope = try RopeFrequencies(inverseFrequencies: zip(rope.inverseFrequencies, values).map { $0 / Double($1) })
         }
+        if let factor = try linearRopeFactor(file, arch: arch) { rope = try .linear(base: base, rotaryDim: rotaryDim, factor: factor) }
         let longRope = try phi3LongRope(file, base: base, rotaryDim: rotaryDim)
         if let longRope { rope = longRope.short }
         let context = (try? int("context_length")) ?? 2048
@@ -155,6 +157,29 @@ public enum GGUFModelLoader {
             longRope: longRope?.longRope)
         if arch == "gemma3" { try gemmaSettings(file, into: &config) }
         return config
+    }
+
+    /// `{arch}.rope.scaling.type` "linear" with `{arch}.rope.scaling.factor` (or the older
+    /// `{arch}.rope.scale_linear`): positions divided by the factor. nil when absent or "none"; Llama 3's
+    /// scaling comes as `rope_freqs.weight` and Phi-3's LongRoPE as its factor tensors, so "longrope" is
+    /// left to those; other types (yarn) are refused.
+    static func linearRopeFactor(_ file: GGUFFile, arch: String) throws -> Double? {
+        func fail(_ key: String, _ message: String) -> FormatError { FormatError(file: file.path, field: "\(arch).\(key)", message) }
+        guard let type = file["\(arch).rope.scaling.type"] else {
+            guard let old = file["\(arch).rope.scale_linear"] else { return nil }
+            guard let factor = old.double, factor > 0 else { throw fail("rope.scale_linear", "expected a factor > 0, got \(old)") }
+            return factor
+        }
+        switch type.string {
+        case "none", "longrope": return nil
+        case "linear":
+            guard let factor = file["\(arch).rope.scaling.factor"]?.double, factor > 0 else {
+                throw fail("rope.scaling.factor", "missing or not > 0 (linear rope scaling needs it)")
+            }
+            return factor
+        default:
+            throw fail("rope.scaling.type", "\(type) is not supported (none and linear are; Llama 3's scaling comes as rope_freqs.weight)")
+        }
     }
 
     /// phi3's LongRoPE from `rope_factors_short.weight` / `rope_factors_long.weight` (F32, rotary_dim / 2
@@ -211,12 +236,6 @@ public enum GGUFModelLoader {
             }
         }
         let local = try RopeFrequencies.standard(base: file["gemma3.rope.freq_base_swa"]?.double ?? 10_000, rotaryDim: config.headDim)
-        if let type = file["gemma3.rope.scaling.type"]?.string, type != "none" {
-            guard type == "linear", let factor = file["gemma3.rope.scaling.factor"]?.double, factor > 0 else {
-                throw fail("rope.scaling.type", "\"\(type)\" is not supported (linear with a rope.scaling.factor > 0 is)")
-            }
-            config.rope = try .linear(base: file["gemma3.rope.freq_base"]?.double ?? 10_000, rotaryDim: config.headDim, factor: factor)
-        }
         let scalar = n == 62 ? Double(config.hiddenSize / config.heads) : Double(config.headDim)
         config.architecture = "gemma3_text"
         config.queryKeyNorm = true
