@@ -43,7 +43,7 @@ struct RecipeCommand: ParsableCommand {
             print("tokens per optimizer step: \(r.train.batchSize) batch × \(r.train.gradientAccumulation) accumulation × \(r.data.sequenceLength) tokens = \(r.tokensPerOptimizerStep)")
             print("output: \(r.output.dir)")
             if let x = r.export {
-                let kind = x.format == .gguf ? "GGUF \(x.quant.rawValue)" : x.format == .safetensors ? "Hugging Face folder, \(x.dtype.rawValue)" : "LoRA adapter GGUF"
+                let kind = x.format == .gguf ? "GGUF \(x.quants.map(\.rawValue).joined(separator: ", "))" : x.format == .safetensors ? "Hugging Face folder, \(x.dtype.rawValue)" : "LoRA adapter GGUF"
                 print("export: \(kind) → \(x.exportPath(outputDir: r.output.dir))\(x.verify ? ", verified" : "")")
             }
         }

@@ -43,15 +43,13 @@ struct Train: ParsableCommand {
             if let export = recipe.export {
                 var request = MergeExport.Request(
                     base: recipe.model.path, adapter: summary.result, out: export.exportPath(outputDir: recipe.output.dir),
-                    format: export.format, fileType: export.quant, dtype: export.dtype.safetensors,
+                    format: export.format, fileType: export.quants[0], dtype: export.dtype.safetensors,
                     probe: export.verify ? ExportComparison.defaultProbe : nil)
                 if export.verify { request.probeIds = try ExportProbe.heldoutIds(recipe) }
                 try FileManager.default.createDirectory(
                     atPath: (request.out as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-                try MergeReport.run(request, progress: progress)
-                if let name = export.modelName {
-                    exports.append(ModelSpec(name: name, path: request.out, adapter: nil))
-                }
+                let written = try MergeReport.run(request, fileTypes: export.fileTypes, progress: progress)
+                exports += zip(export.modelNames, written).map { ModelSpec(name: $0, path: $1, adapter: nil) }
             }
             if let folder = try Evaluation.reportRun(recipe, exports: exports, progress: progress) {
                 print("evaluation report: \(folder)/report.html (report.md, report.json, predictions.jsonl)")

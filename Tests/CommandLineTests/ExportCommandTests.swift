@@ -2,7 +2,7 @@ import Foundation
 import SLMTestSupport
 import XCTest
 
-/// `slm train` with an `export:` section writes the merged model at the end of the run, and
+/// `slm train` with an `export:` section writes the merged model (one file per quant) at the end of the run, and
 /// `slm merge` refuses an adapter for another model without leaving a file.
 final class ExportCommandTests: XCTestCase {
     var run: TinyRunFolder!
@@ -32,14 +32,16 @@ final class ExportCommandTests: XCTestCase {
               generate: false
             export:
               format: gguf
-              quant: q8_0
+              quant: [q8_0, q4_0]
             """)
         let process = try slm(["train", run.recipe], captureError: true)
         XCTAssertEqual(process.waitForExit(), 0, process.errorText)
-        for file in ["run/export/model-q8_0.gguf", "run/export/model-q8_0.Modelfile", "run/export/model-q8_0.report.json"] {
-            XCTAssertTrue(FileManager.default.fileExists(atPath: folder + "/" + file), file)
+        for type in ["q8_0", "q4_0"] {
+            for file in ["run/export/model.\(type).gguf", "run/export/model.\(type).Modelfile", "run/export/model.\(type).report.json"] {
+                XCTAssertTrue(FileManager.default.fileExists(atPath: folder + "/" + file), file)
+            }
         }
-        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/run/export/model-q8_0.report.json"))) as? [String: Any]
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/run/export/model.q8_0.report.json"))) as? [String: Any]
         XCTAssertEqual((report?["tensors"] as? [Any])?.count, 2 * 9 + 3)
         let verification = report?["verification"] as? [String: Any]
         XCTAssertNotNil(verification?["perplexity"])

@@ -481,7 +481,7 @@ final class RecipeTests: XCTestCase {
                                "export.format=safetensors", "export.quant=q4_k_m", "export.dtype=bf16", "export.path=out/x", "export.verify=false"]),
         ]
         XCTAssertEqual(recipes[2].export?.exportPath(outputDir: "runs/r"), "out/x")
-        XCTAssertEqual(recipes[2].export?.quant, .q4_k_m)
+        XCTAssertEqual(recipes[2].export?.quants, [.q4_k_m])
         XCTAssertNil(recipes[0].export)
         XCTAssertEqual(recipes[1].model.name, "true")
         XCTAssertEqual(recipes[1].train.seed, UInt64.max)
@@ -489,6 +489,12 @@ final class RecipeTests: XCTestCase {
             let yaml = RecipeWriter.yaml(recipe)
             XCTAssertEqual(try RecipeLoader.load(yaml: yaml, fileName: "elsewhere/effective.yaml"), recipe, yaml)
         }
+        let several = try load(minimal, ["lora.r=4", "export.quant=[q8_0, q4_k_m]"])
+        XCTAssertEqual(several.export?.quants, [.q8_0, .q4_k_m])
+        XCTAssertEqual(several.export?.modelNames, ["tuned-q8_0", "tuned-q4_k_m"])
+        XCTAssertEqual(several.export?.exportPath(outputDir: "runs/r"), "runs/r/export/model.gguf", "written as model.q8_0.gguf and model.q4_k_m.gguf")
+        XCTAssertEqual(try RecipeLoader.load(yaml: RecipeWriter.yaml(several), fileName: "elsewhere/effective.yaml"), several)
+        XCTAssertEqual(problems(minimal + "lora:\n  r: 4\nexport:\n  quant: [q8_0, q3]\n").map(\.keyPath), ["export.quant"])
         let written = RecipeWriter.yaml(recipes[2])
         XCTAssertTrue(written.contains("  # 4 batch × 1 accumulation × 512 tokens = 2048 tokens per optimizer step\n"), written)
         XCTAssertFalse(written.contains("trainable"), "trainable is refused beside a lora section")

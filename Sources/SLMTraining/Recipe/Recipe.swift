@@ -174,8 +174,8 @@ public struct Recipe: Sendable, Equatable {
     /// Run after training, as `slm merge` would with the trained adapter (LoRA runs only).
     public struct ExportSection: Sendable, Equatable {
         public var format: MergeExport.Format = .gguf
-        /// GGUF quantization.
-        public var quant: GGUFFileType = .q8_0
+        /// GGUF quantizations: one file each, from one merge.
+        public var quants: [GGUFFileType] = [.q8_0]
         /// safetensors element type.
         public var dtype: ExportDType = .f16
         /// Where to write; nil: `exportPath(outputDir:)`.
@@ -185,20 +185,25 @@ public struct Recipe: Sendable, Equatable {
 
         public init() {}
 
-        /// The export's column in the run's evaluation report; nil for an adapter alone, which is no model.
-        public var modelName: String? {
+        /// The GGUF types `MergeReport` writes: `quants` for a GGUF, none otherwise.
+        public var fileTypes: [GGUFFileType] { format == .gguf ? quants : [] }
+
+        /// Each export's column in the run's evaluation report, in the order written (`fileTypes`, or the
+        /// one folder); none for an adapter alone, which is no model.
+        public var modelNames: [String] {
             switch format {
-            case .gguf: return "tuned-\(quant.rawValue)"
-            case .safetensors: return "tuned-\(dtype.rawValue)"
-            case .loraGGUF: return nil
+            case .gguf: return quants.map { "tuned-\($0.rawValue)" }
+            case .safetensors: return ["tuned-\(dtype.rawValue)"]
+            case .loraGGUF: return []
             }
         }
 
-        /// `output.dir`/export/model-QUANT.gguf, model-DTYPE (a folder), or adapter.gguf.
+        /// `output.dir`/export/model-QUANT.gguf (several quants: model.gguf, written as model.QUANT.gguf
+        /// each), model-DTYPE (a folder), or adapter.gguf.
         public func exportPath(outputDir: String) -> String {
             if let path { return path }
             switch format {
-            case .gguf: return outputDir + "/export/model-\(quant.rawValue).gguf"
+            case .gguf: return outputDir + "/export/model" + (quants.count == 1 ? "-\(quants[0].rawValue)" : "") + ".gguf"
             case .safetensors: return outputDir + "/export/model-\(dtype.rawValue)"
             case .loraGGUF: return outputDir + "/export/adapter.gguf"
             }

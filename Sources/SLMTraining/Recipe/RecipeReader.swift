@@ -1,4 +1,5 @@
 import Foundation
+import SLMModel
 import Yams
 
 /// Builds a `Recipe` from a recipe's YAML tree: every key checked, the defaults filled in, every
@@ -119,7 +120,15 @@ enum RecipeReader {
     private static func export(_ s: RecipeSectionReader) -> Recipe.ExportSection {
         var export = Recipe.ExportSection()
         s.choice("format", &export.format)
-        s.choice("quant", &export.quant)
+        if case .sequence? = s.value("quant") {
+            var names = export.quants.map(\.rawValue)
+            s.strings("quant", &names, allowed: GGUFFileType.allCases.map(\.rawValue))
+            export.quants = names.compactMap(GGUFFileType.init(rawValue:))
+        } else {
+            var quant = export.quants[0]
+            s.choice("quant", &quant)
+            export.quants = [quant]
+        }
         s.choice("dtype", &export.dtype)
         s.string("path", &export.path)
         s.bool("verify", &export.verify)

@@ -56,7 +56,8 @@ public enum RecipeWriter {
         ])
         if let x = recipe.export {
             section("export", [
-                ("format", x.format.rawValue), ("quant", x.quant.rawValue), ("dtype", x.dtype.rawValue),
+                ("format", x.format.rawValue), ("quant", x.quants.count == 1 ? x.quants[0].rawValue : "[\(x.quants.map(\.rawValue).joined(separator: ", "))]"),
+                ("dtype", x.dtype.rawValue),
                 ("path", x.path.map(quoted) ?? "null"), ("verify", "\(x.verify)"),
             ])
         }
