@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SLMModel
 import SLMTraining
 
 /// `slm recipe check`: validates a recipe file, reporting every problem or summarising the run.
@@ -32,7 +33,7 @@ struct RecipeCommand: ParsableCommand {
             print("\(recipe): ok")
             print("model:  \(r.model.path) (chat template \(r.model.chatTemplate.rawValue)\(r.model.keepQuantized ? ", kept quantized" : ""))")
             if let lora = r.lora {
-                print("method: LoRA r \(lora.r), alpha \(compact(lora.alpha))\(lora.useRSLoRA ? " (rsLoRA)" : ""), dropout \(compact(lora.dropout)) on \(lora.targetModules.joined(separator: ", "))")
+                print("method: LoRA r \(lora.r), alpha \(compact(lora.alpha))\(lora.useRSLoRA ? " (rsLoRA)" : ""), dropout \(compact(lora.dropout)) on \(lora.targetModules == [Recipe.LoRASection.allLinear] ? "all-linear (every projection of the model)" : lora.targetModules.joined(separator: ", "))")
             } else {
                 print("method: full fine-tuning of \(r.train.trainable.joined(separator: ", "))")
             }
@@ -44,7 +45,9 @@ struct RecipeCommand: ParsableCommand {
             print("output: \(r.output.dir)")
             if let x = r.export {
                 let kind = x.format == .gguf ? "GGUF \(x.quants.map(\.rawValue).joined(separator: ", "))" : x.format == .safetensors ? "Hugging Face folder, \(x.dtype.rawValue)" : "LoRA adapter GGUF"
-                print("export: \(kind) → \(x.exportPath(outputDir: r.output.dir))\(x.verify ? ", verified" : "")")
+                let out = x.exportPath(outputDir: r.output.dir), types = x.fileTypes
+                let paths = types.count > 1 ? types.map { MergeExport.path(out, fileType: $0, of: types.count) } : [out]
+                print("export: \(kind) → \(paths.joined(separator: ", "))\(x.verify ? ", verified" : "")")
             }
         }
 
