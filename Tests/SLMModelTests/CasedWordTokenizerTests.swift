@@ -85,6 +85,52 @@ final class CasedWordTokenizerTests: XCTestCase {
         try assertMatches(gguf, "o200k-tiny", specials: "o200k")
     }
 
+    /// A broken Tekken file is refused with the file and the field named.
+    func testTekkenFieldErrors() throws {
+        let original = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Fixture.path("tekken-tiny/tekken.json")))) as? [String: Any])
+        func entry(_ rank: Int, _ base64: String) -> [String: Any] { ["rank": rank, "token_bytes": base64, "token_str": NSNull()] }
+        let cases: [(field: String, change: (inout [String: Any]) -> Void)] = [
+            ("config.pattern", { $0["config"] = ($0["config"] as! [String: Any]).merging(["pattern": "\\w+"]) { $1 } }),
+            ("config.default_vocab_size", { $0["config"] = ($0["config"] as! [String: Any]).merging(["default_vocab_size": -3]) { $1 } }),
+            ("config.default_num_special_tokens", { $0["config"] = ($0["config"] as! [String: Any]).merging(["default_num_special_tokens": 1400]) { $1 } }),
+            ("config.num_vocab_tokens", { $0["config"] = ($0["config"] as! [String: Any]).merging(["num_vocab_tokens": 7]) { $1 } }),
+            ("vocab", { $0["vocab"] = Array(($0["vocab"] as! [Any]).prefix(1000)); $0["config"] = ($0["config"] as! [String: Any]).merging(["num_vocab_tokens": 1000]) { $1 } }),
+            ("vocab[300].rank", { var v = $0["vocab"] as! [Any]; v[300] = entry(301, "YWI="); $0["vocab"] = v }),
+            ("vocab[300].token_bytes", { var v = $0["vocab"] as! [Any]; v[300] = entry(300, "not base64!"); $0["vocab"] = v }),
+            ("vocab[300].token_bytes", { var v = $0["vocab"] as! [Any]; v[300] = entry(300, "YQ=="); $0["vocab"] = v }),  // "a" again
+            ("vocab[65].token_bytes", { var v = $0["vocab"] as! [Any]; v[65] = entry(65, "QkI="); $0["vocab"] = v }),
+            ("special_tokens[3].rank", { var v = $0["special_tokens"] as! [[String: Any]]; v[3]["rank"] = 9; $0["special_tokens"] = v }),
+            ("special_tokens[4].token_str", { var v = $0["special_tokens"] as! [[String: Any]]; v[4]["token_str"] = "<s>"; $0["special_tokens"] = v }),
+            ("special_tokens[20]", { var v = $0["special_tokens"] as! [[String: Any]]; v[20]["token_str"] = "er"; $0["special_tokens"] = v }),
+            ("special_tokens", { $0["special_tokens"] = nil; $0["config"] = ($0["config"] as! [String: Any]).merging(["version": "v11"]) { $1 } }),
+        ]
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tekken-errors-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        for (n, c) in cases.enumerated() {
+            var json = original
+            c.change(&json)
+            let path = folder + "/tekken-\(n).json"
+            try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: path))
+            XCTAssertThrowsError(try BPETokenizer.load(tekken: path), c.field) { error in
+                let e = error as? FormatError
+                XCTAssertEqual(e?.file, path)
+                XCTAssertEqual(e?.field, c.field, "\(error)")
+            }
+        }
+    }
+
+    func testUnknownGGUFPreTokenizerNameIsAnError() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("pre-\(UUID()).gguf").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let source = try GGUFFile(path: Fixture.path("o200k-tiny/vocab.gguf"))
+        try GGUFWriter.write(metadata: source.metadata.map { $0.key == "tokenizer.ggml.pre" ? ($0.key, .string("deepseek-llm")) : ($0.key, $0.value) }, tensors: [], to: path)
+        XCTAssertThrowsError(try BPETokenizer.load(gguf: try GGUFFile(path: path))) { error in
+            XCTAssertEqual((error as? FormatError)?.field, "tokenizer.ggml.pre")
+            XCTAssertTrue("\(error)".contains("\"deepseek-llm\" is not supported (smollm, llama-bpe"), "\(error)")
+        }
+    }
+
     /// llama.cpp's names of the families slm reads map to their word splitting, and back.
     func testLlamaCppPreTokenizerNames() {
         for (name, pattern, digits) in [("smollm", PreTokenizer.Pattern.gpt2, true), ("llama-bpe", .llama3, false), ("qwen2", .qwen2, false),
