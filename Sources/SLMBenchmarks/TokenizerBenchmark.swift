@@ -4,7 +4,7 @@ import SLMModel
 /// Encoding speed of slm's tokenizers on one text, one thread, each vocabulary read from the file
 /// it ships in (benchmarks/tokenizer/hf_tokenizers.py times Hugging Face `tokenizers` on the same
 /// vocabularies and text): SmolLM2 from the demo GGUF, Llama 3's tiktoken file, Mistral's
-/// SentencePiece model (the last two from models/tokenizers, which scripts/setup fills).
+/// SentencePiece model and Tekken file (the last three from models/tokenizers, which scripts/setup fills).
 public enum TokenizerBenchmark {
     public struct Row {
         public let name: String
@@ -24,6 +24,8 @@ public enum TokenizerBenchmark {
         }
         let mistral = "models/tokenizers/mistral/tokenizer.model.v1"
         if fm.fileExists(atPath: mistral) { out.append(("mistral-v1 (sentencepiece)", try BPETokenizer.load(sentencePieceModel: mistral))) }
+        let tekken = "models/tokenizers/mistral/tekken_240911.json"
+        if fm.fileExists(atPath: tekken) { out.append(("tekken (byte-level)", try BPETokenizer.load(tekken: tekken))) }
         return out
     }
 

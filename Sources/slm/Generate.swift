@@ -74,8 +74,8 @@ struct Generate: ParsableCommand {
             stopStrings: stop)
 
         if let prompt {
-            var ids = tokenizer.encode(prompt)
-            if file["tokenizer.ggml.add_bos_token"].map({ "\($0)" }) == "true", let bos = tokenizer.bosTokenId { ids.insert(bos, at: 0) }
+            // BOS first when the file says so (tokenizer.ggml.add_bos_token, true by default for "llama" vocabularies, as in llama.cpp).
+            let ids = tokenizer.encode(prompt, addSpecial: true)
             try generator.generate(prompt: ids, parameters: parameters, onText: write)
             write("\n")
             report(generator)

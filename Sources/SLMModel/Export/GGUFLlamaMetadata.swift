@@ -94,7 +94,7 @@ public enum GGUFLlamaMetadata {
         var m: [(key: String, value: GGUFValue)]
         switch tokenizer.alphabet {
         case .byteLevel(let pre):
-            m = [("tokenizer.ggml.model", .string("gpt2")), ("tokenizer.ggml.pre", .string(preTokenizerName(pre)))]
+            m = [("tokenizer.ggml.model", .string("gpt2")), ("tokenizer.ggml.pre", .string(pre.llamaCppName))]
         case .sentencePiece:
             m = [("tokenizer.ggml.model", .string("llama"))]
         }
@@ -115,16 +115,6 @@ public enum GGUFLlamaMetadata {
             m.append(("tokenizer.ggml.merges", .array(merges.map { .string("\($0.0) \($0.1)") })))
         }
         return m
-    }
-
-    /// llama.cpp's name of the word splitting (`tokenizer.ggml.pre`).
-    static func preTokenizerName(_ pre: PreTokenizer) -> String {
-        switch (pre.pattern, pre.isolateDigits) {
-        case (.gpt2, true): "smollm"
-        case (.llama3, _): "llama-bpe"
-        case (.qwen2, _): "qwen2"
-        default: "gpt-2"
-        }
     }
 
     /// Whether llama.cpp should put "▁" before text (`tokenizer.ggml.add_space_prefix`).

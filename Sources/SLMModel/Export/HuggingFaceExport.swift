@@ -161,14 +161,15 @@ public enum HuggingFaceExport {
         switch tokenizer.alphabet {
         case .byteLevel(let p) where p.pattern == .gpt2 && p.isolateDigits:
             pre = ["type": "Sequence", "pretokenizers": [["type": "Digits", "individual_digits": true], byteLevel]]
-        case .byteLevel(let p) where p.pattern == .gpt2:
-            pre = byteLevel
         case .byteLevel(let p):
-            let regex = p.pattern == .llama3 ? PreTokenizer.llama3Regex : PreTokenizer.qwen2Regex
-            pre = ["type": "Sequence", "pretokenizers": [
-                ["type": "Split", "pattern": ["Regex": regex], "behavior": "Isolated", "invert": false],
-                ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false],
-            ]]
+            if let regex = p.pattern.regex {
+                pre = ["type": "Sequence", "pretokenizers": [
+                    ["type": "Split", "pattern": ["Regex": regex], "behavior": "Isolated", "invert": false],
+                    ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false],
+                ]]
+            } else {
+                pre = byteLevel
+            }
         case .sentencePiece(let m):
             let space = String(Metaspace.space)
             let replace: [String: Any] = ["type": "Replace", "pattern": ["String": " "], "content": space]

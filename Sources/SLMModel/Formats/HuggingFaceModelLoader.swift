@@ -7,7 +7,7 @@ import SLMTensor
 /// model.safetensors                    all weights, or
 /// model.safetensors.index.json         weight_map: tensor name → shard, plus
 /// model-0000N-of-0000M.safetensors     the shards
-/// tokenizer.json                       optional; byte-level BPE
+/// tokenizer.json or tekken.json        optional; the tokenizer (BPETokenizer.tokenizerFile(inFolder:))
 /// ```
 /// Tensor names (transformers' Llama, [out, in] row-major, F32/F16/BF16):
 /// `model.embed_tokens.weight`, `model.layers.N.input_layernorm.weight`,
@@ -22,7 +22,7 @@ public enum HuggingFaceModelLoader {
     public static let configFile = "config.json"
     public static let tokenizerFile = "tokenizer.json"
 
-    /// The model in `folder`, and its tokenizer when the folder has a tokenizer.json (whose
+    /// The model in `folder`, and its tokenizer when the folder has a tokenizer.json or tekken.json (whose
     /// vocabulary must have one token per embedding row).
     public static func load(folder: String) throws -> (model: Transformer, tokenizer: BPETokenizer?) {
         let folderURL = URL(fileURLWithPath: folder)
@@ -35,14 +35,13 @@ public enum HuggingFaceModelLoader {
 
         // The tokenizer is checked before the weights are converted, so a mismatch fails fast.
         var tokenizer: BPETokenizer?
-        let tokenizerPath = folderURL.appendingPathComponent(tokenizerFile).path
-        if FileManager.default.fileExists(atPath: tokenizerPath) {
-            let loaded = try BPETokenizer.load(tokenizerJSON: tokenizerPath)
+        if let tokenizerPath = BPETokenizer.tokenizerFile(inFolder: folder) {
+            let loaded = try BPETokenizer.load(tokenizerFile: tokenizerPath)
             let embedding = checkpoint.locate("model.embed_tokens.weight")
             let rows = embedding?.info.shape.first ?? config.vocabSize
             guard loaded.vocabularySize == rows else {  // (rows ≠ vocab_size is the weights' error, below)
                 throw FormatError(
-                    file: tokenizerPath, field: "model.vocab",
+                    file: tokenizerPath, field: BPETokenizer.vocabularyField(tokenizerFile: tokenizerPath),
                     "\(loaded.vocabularySize) tokens (with added_tokens), but \(configPath) has vocab_size \(config.vocabSize) "
                         + "and model.embed_tokens.weight in \(embedding?.file.path ?? checkpoint.source) has \(rows) rows")
             }

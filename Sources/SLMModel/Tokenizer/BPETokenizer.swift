@@ -127,8 +127,9 @@ public final class BPETokenizer: Sendable {
             guard scores.count == tokens.count else {
                 throw FormatError(file: source, field: "scores", "\(scores.count) scores for \(tokens.count) tokens")
             }
-            let fallbackTokens: Set<Int32> = if case .sentencePiece = alphabet { Set(byteIds.compactMap { $0 }) } else { [] }
-            merges = BPEMerges(tokens: tokens, scores: scores, ids: ids) { !fallbackTokens.contains(Int32($0)) }
+            // SentencePiece: byte tokens are not text; byte-level: added tokens are matched whole, never merged into.
+            let unmergeable: Set<Int32> = if case .sentencePiece = alphabet { Set(byteIds.compactMap { $0 }) } else { addedIds }
+            merges = BPEMerges(tokens: tokens, scores: scores, ids: ids) { !unmergeable.contains(Int32($0)) }
         }
         self.added = added
         var tuples: [String: (id: Int32, special: Bool)] = [:]

@@ -7,7 +7,7 @@ extension BPETokenizer {
     /// tokenizer.ggml.token_type   [i32]      1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte
     /// tokenizer.ggml.merges       ["a b"]    gpt2: in rank order
     /// tokenizer.ggml.scores       [f32]      llama: merges rank by the merged token's score
-    /// tokenizer.ggml.pre          string     gpt2: the word splitting (smollm, llama-bpe, qwen2, gpt-2)
+    /// tokenizer.ggml.pre          string     gpt2: the word splitting (smollm, llama-bpe, qwen2, gpt-4o, tekken, gpt-2)
     /// tokenizer.ggml.add_space_prefix bool   llama: "▁" before each piece of text (default true)
     /// tokenizer.ggml.{bos,eos,unknown}_token_id u32, tokenizer.ggml.add_bos_token bool
     /// ```
@@ -53,20 +53,12 @@ extension BPETokenizer {
             }
             return (String(text[..<space]), String(text[text.index(after: space)...]))
         }
-        let pre = file["tokenizer.ggml.pre"]?.string ?? "default"
-        let preTokenizer: PreTokenizer
-        switch pre {
-        case "smollm": preTokenizer = PreTokenizer(pattern: .gpt2, isolateDigits: true)
-        case "llama-bpe", "llama3": preTokenizer = PreTokenizer(pattern: .llama3)
-        case "qwen2": preTokenizer = PreTokenizer(pattern: .qwen2)
-        case "gpt-2", "gpt2", "default": preTokenizer = PreTokenizer(pattern: .gpt2)
-        default: throw FormatError(file: path, field: "tokenizer.ggml.pre", "pre-tokenizer \"\(pre)\" is not supported (smollm, llama-bpe, qwen2, gpt-2 are)")
-        }
+        let preTokenizer = try PreTokenizer(llamaCppName: file["tokenizer.ggml.pre"]?.string ?? "default", file: path)
         return try BPETokenizer(
             tokens: tokens, alphabet: .byteLevel(preTokenizer), mergePairs: merges, added: added,
             bosTokenId: specialId("tokenizer.ggml.bos_token_id"), eosTokenId: specialId("tokenizer.ggml.eos_token_id"),
             unknownTokenId: nil, addsBOS: flag("tokenizer.ggml.add_bos_token") ?? false,
-            ignoreMerges: preTokenizer.pattern == .llama3,  // as llama.cpp does for Llama 3 (and HF's tokenizer.json says)
+            ignoreMerges: preTokenizer.pattern == .llama3 || preTokenizer.pattern == .tekken,  // as llama.cpp does (and HF's tokenizer.json says)
             source: path, mergesField: "tokenizer.ggml.merges")
     }
 
@@ -93,4 +85,30 @@ extension BPETokenizer {
             unknownTokenId: unknownTokenId ?? types.firstIndex(of: 2).map(Int32.init), addsBOS: addsBOS, fuseUnknown: true,
             source: source, mergesField: fields.scores)
     }
+}
+
+extension PreTokenizer {
+    /// llama.cpp's names (`tokenizer.ggml.pre`) of the word splittings of the families slm reads:
+    /// SmolLM2 "smollm", Llama 3 "llama-bpe" (older files "llama3", "llama-v3"), Qwen 2/2.5/3 "qwen2",
+    /// Phi-4-mini "gpt-4o", Mistral Nemo and later (Tekken) "tekken", GPT-2 "gpt-2" (and "default").
+    static let llamaCppNames: [(name: String, preTokenizer: PreTokenizer)] = [
+        ("smollm", PreTokenizer(pattern: .gpt2, isolateDigits: true)),
+        ("llama-bpe", PreTokenizer(pattern: .llama3)), ("llama3", PreTokenizer(pattern: .llama3)), ("llama-v3", PreTokenizer(pattern: .llama3)),
+        ("qwen2", PreTokenizer(pattern: .qwen2)),
+        ("gpt-4o", PreTokenizer(pattern: .o200k)),
+        ("tekken", PreTokenizer(pattern: .tekken)),
+        ("gpt-2", PreTokenizer(pattern: .gpt2)), ("gpt2", PreTokenizer(pattern: .gpt2)), ("default", PreTokenizer(pattern: .gpt2)),
+    ]
+
+    /// The word splitting llama.cpp calls `name`; an error naming the file and `tokenizer.ggml.pre` for others.
+    init(llamaCppName name: String, file: String) throws {
+        guard let known = Self.llamaCppNames.first(where: { $0.name == name }) else {
+            let names = Self.llamaCppNames.map(\.name).joined(separator: ", ")
+            throw FormatError(file: file, field: "tokenizer.ggml.pre", "pre-tokenizer \"\(name)\" is not supported (\(names) are)")
+        }
+        self = known.preTokenizer
+    }
+
+    /// The name llama.cpp knows this word splitting by (the first of `llamaCppNames` that is it).
+    public var llamaCppName: String { Self.llamaCppNames.first { $0.preTokenizer == self }?.name ?? "gpt-2" }
 }

@@ -1,13 +1,19 @@
 /// How a byte-level BPE tokenizer cuts text into words before merging, as the regular
-/// expressions of each model family define it (hand-written matchers, same results):
+/// expressions of each model family define it (hand-written matchers, same results; `Pattern.regex`
+/// holds each expression as tokenizer.json writes it):
 ///
 /// - `gpt2`: `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
 /// - `llama3`: `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
 /// - `qwen2`: as llama3 with `\p{N}` (one digit per word)
+/// - `o200k` (GPT-4o's, Phi-4-mini's; llama.cpp's "gpt-4o"): words cut where case changes, with a
+///   contraction suffix: `[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?`
+///   `|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?`
+///   `|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+` (see `PreTokenizerCasedWords.swift`)
+/// - `tekken` (Mistral's Tekken): as o200k without the contraction suffixes and with `\p{N}` (one digit per word)
 ///
 /// `isolateDigits` first splits every digit into its own piece (SmolLM2's Digits pre-tokenizer).
 public struct PreTokenizer: Sendable, Equatable {
-    public enum Pattern: String, Sendable { case gpt2, llama3, qwen2 }
+    public enum Pattern: String, Sendable, CaseIterable { case gpt2, llama3, qwen2, o200k, tekken }
     public var pattern: Pattern
     public var isolateDigits: Bool
 
@@ -44,6 +50,7 @@ public struct PreTokenizer: Sendable, Equatable {
 
     /// Length of the word starting at i (always ≥ 1).
     private func matchLength(_ s: [Unicode.Scalar], at i: Int, end: Int) -> Int {
+        if pattern == .o200k || pattern == .tekken { return casedWordLength(s, at: i, end: end) }
         if let n = contraction(s, at: i, end: end) { return n }
         let c = s[i]
         switch pattern {
@@ -71,18 +78,28 @@ public struct PreTokenizer: Sendable, Equatable {
             // \s*[\r\n]+ : whitespace up to and including the last newline of the run
             let spaces = run(s, from: i, end: end, isWhitespace)
             if let lastNewline = (i..<(i + spaces)).last(where: { isNewline(s[$0]) }) { return lastNewline + 1 - i }
+        case .o200k, .tekken:
+            break
         }
-        // \s+(?!\S) then \s+
+        return whitespaceLength(s, at: i, end: end)
+    }
+
+    /// `\s+(?!\S)|\s+`: a run of whitespace, less its last character when a word follows it.
+    func whitespaceLength(_ s: [Unicode.Scalar], at i: Int, end: Int) -> Int {
         let spaces = run(s, from: i, end: end, isWhitespace)
         if i + spaces == end || spaces == 1 { return spaces }
         return spaces - 1
     }
 
-    private func contraction(_ s: [Unicode.Scalar], at i: Int, end: Int) -> Int? {
+    /// Length of `'s|'t|'re|'ve|'m|'ll|'d` at i, case-insensitive except for GPT-2 (where "ſ" folds to "s", as
+    /// the regular expression engines fold it).
+    func contraction(_ s: [Unicode.Scalar], at i: Int, end: Int) -> Int? {
         guard s[i] == "'", i + 1 < end else { return nil }
         let caseless = pattern != .gpt2
         func lower(_ c: Unicode.Scalar) -> Unicode.Scalar {
-            caseless && c.value >= 65 && c.value <= 90 ? Unicode.Scalar(c.value + 32)! : c
+            guard caseless else { return c }
+            if c == "\u{17F}" { return "s" }
+            return c.value >= 65 && c.value <= 90 ? Unicode.Scalar(c.value + 32)! : c
         }
         let a = lower(s[i + 1])
         if ["s", "t", "m", "d"].contains(a) { return 2 }
@@ -93,14 +110,14 @@ public struct PreTokenizer: Sendable, Equatable {
         return nil
     }
 
-    private func run(_ s: [Unicode.Scalar], from i: Int, end: Int, _ test: (Unicode.Scalar) -> Bool) -> Int {
+    func run(_ s: [Unicode.Scalar], from i: Int, end: Int, _ test: (Unicode.Scalar) -> Bool) -> Int {
         var j = i
         while j < end && test(s[j]) { j += 1 }
         return j - i
     }
 
-    private func isOther(_ c: Unicode.Scalar) -> Bool { !isWhitespace(c) && !isLetter(c) && !isNumber(c) }
-    private func isNewline(_ c: Unicode.Scalar) -> Bool { c == "\n" || c == "\r" }
+    func isOther(_ c: Unicode.Scalar) -> Bool { !isWhitespace(c) && !isLetter(c) && !isNumber(c) }
+    func isNewline(_ c: Unicode.Scalar) -> Bool { c == "\n" || c == "\r" }
 }
 
 func isWhitespace(_ c: Unicode.Scalar) -> Bool { c.properties.isWhitespace }
@@ -118,5 +135,31 @@ func isNumber(_ c: Unicode.Scalar) -> Bool {
     switch c.properties.generalCategory {
     case .decimalNumber, .letterNumber, .otherNumber: return true
     default: return false
+    }
+}
+
+extension PreTokenizer.Pattern {
+    /// The regular expression as tokenizer.json's Split writes it (and tiktoken's `pat_str`); nil for
+    /// GPT-2's, which tokenizer.json spells as a ByteLevel pre-tokenizer with `use_regex`.
+    public var regex: String? {
+        switch self {
+        case .gpt2: nil
+        case .llama3: #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+        case .qwen2: #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+        case .o200k:
+            #"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?"#
+                + #"|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?"#
+                + #"|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+        case .tekken:
+            #"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+"#
+                + #"|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*"#
+                + #"|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+        }
+    }
+
+    /// The pattern whose regular expression is exactly `regex`, or nil.
+    public init?(regex: String) {
+        guard let match = Self.allCases.first(where: { $0.regex == regex }) else { return nil }
+        self = match
     }
 }

@@ -155,12 +155,11 @@ extension Metaspace {
 }
 
 extension PreTokenizer {
-    static let llama3Regex = #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
-    static let qwen2Regex = #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
-
     /// Recognises the `pre_tokenizer` section of a tokenizer.json.
     init(huggingFace json: Any?, file: String) throws {
-        let unsupported = FormatError(file: file, field: "pre_tokenizer", "this pre-tokenizer is not supported (ByteLevel, Digits + ByteLevel, a Llama 3 / Qwen 2 Split + ByteLevel, or Metaspace are)")
+        let unsupported = FormatError(
+            file: file, field: "pre_tokenizer",
+            "this pre-tokenizer is not supported (ByteLevel, Digits + ByteLevel, a Split with Llama 3's, Qwen 2's, GPT-4o's (o200k) or Tekken's pattern + ByteLevel, or Metaspace are)")
         guard let section = json as? [String: Any], let type = section["type"] as? String else { throw unsupported }
         let stages = type == "Sequence" ? (section["pretokenizers"] as? [[String: Any]] ?? []) : [section]
         let kinds = stages.compactMap { $0["type"] as? String }
@@ -170,10 +169,8 @@ extension PreTokenizer {
         case ["Digits", "ByteLevel"] where stages[0]["individual_digits"] as? Bool == true:
             self.init(pattern: .gpt2, isolateDigits: true)
         case ["Split", "ByteLevel"]:
-            let regex = (stages[0]["pattern"] as? [String: Any])?["Regex"] as? String
-            if regex == Self.llama3Regex { self.init(pattern: .llama3) }
-            else if regex == Self.qwen2Regex { self.init(pattern: .qwen2) }
-            else { throw unsupported }
+            guard let regex = (stages[0]["pattern"] as? [String: Any])?["Regex"] as? String, let pattern = Pattern(regex: regex) else { throw unsupported }
+            self.init(pattern: pattern)
         default:
             throw unsupported
         }

@@ -12,7 +12,7 @@ public enum ExportProbe {
         var isDirectory: ObjCBool = false
         FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
         let tokenizer = isDirectory.boolValue
-            ? try BPETokenizer.load(tokenizerJSON: path + "/" + HuggingFaceModelLoader.tokenizerFile)
+            ? try BPETokenizer.load(tokenizerFile: BPETokenizer.tokenizerFile(inFolder: path) ?? path + "/" + HuggingFaceModelLoader.tokenizerFile)
             : try BPETokenizer.load(gguf: GGUFFile(path: path))
         let formatter = SampleFormatter(tokenizer: tokenizer, template: try TrainingRunSetup.chatTemplate(recipe.model), lossOn: recipe.data.lossOn)
         var ids: [Int32] = []
