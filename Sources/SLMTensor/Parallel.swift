@@ -1,5 +1,4 @@
 import CBLAS
-import Dispatch
 import Synchronization
 
 /// Thread settings shared by OpenBLAS and slm's own kernels.
@@ -7,9 +6,12 @@ import Synchronization
 /// Work is split into `threads` contiguous chunks whose boundaries depend only
 /// on the problem size and the thread count, and every output element is
 /// written by exactly one chunk, so results are bitwise identical from run to
-/// run for the same thread count.
+/// run for the same thread count. The chunks run on the calling thread and the
+/// `WorkerPool`'s threads.
 public enum Parallel {
     nonisolated(unsafe) private static var configuredThreads = 1
+    /// Workers for `threads` − 1 or more; replaced by a larger pool when more threads are set.
+    nonisolated(unsafe) private static var pool: WorkerPool?
     private static let workerRegions = Atomic<Int>(0)
 
     /// True while some `forEachChunk` is running its chunks on several threads.
@@ -21,6 +23,9 @@ public enum Parallel {
     public static func setThreads(_ n: Int) {
         configuredThreads = max(1, n)
         openblas_set_num_threads(Int32(configuredThreads))
+        if configuredThreads > 1 && (pool?.workers ?? 0) < configuredThreads - 1 {
+            pool = WorkerPool(workers: configuredThreads - 1)
+        }
     }
 
     /// Calls `body` on disjoint contiguous sub-ranges of `0..<count`, in parallel.
@@ -34,12 +39,11 @@ public enum Parallel {
         }
         workerRegions.add(1, ordering: .relaxed)
         defer { workerRegions.subtract(1, ordering: .relaxed) }
-        withoutActuallyEscaping(body) { body in
-            let shared = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                shared.value(chunkRange(c, of: chunks, count: count))
-            }
+        guard let pool else {
+            for c in 0..<chunks { body(chunkRange(c, of: chunks, count: count)) }
+            return
         }
+        pool.run(chunks: chunks) { c in body(chunkRange(c, of: chunks, count: count)) }
     }
 
     /// Calls `body(i)` for every i in `0..<count`, split across threads.
@@ -54,10 +58,4 @@ public enum Parallel {
         let start = c * base + min(c, extra)
         return start..<(start + base + (c < extra ? 1 : 0))
     }
-}
-
-/// Lets a kernel's closure, which writes disjoint ranges through raw pointers, cross into worker threads.
-private struct UncheckedSendable<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
 }

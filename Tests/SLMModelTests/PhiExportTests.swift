@@ -96,7 +96,8 @@ final class PhiExportTests: XCTestCase {
     }
 
     /// A Q8_0 phi3 file kept quantized (fused attn_qkv and ffn_up in their blocks) gives the logits of
-    /// the same file dequantized, prompt and cached decoding alike.
+    /// the same file dequantized, prompt and cached decoding alike. The decoding step multiplies
+    /// 16-bit activations (`QuantizedGemv`), whose rounding moves these logits (~12) by ~1e-3.
     func testQuantizedPhiGGUFKeptQuantizedMatchesItsDequantizedSelf() throws {
         let out = temporaryFolder() + "/phi4mini.q8_0.gguf"
         try MergeExport.gguf(try MergeExport.loadBase(Fixture.path("hf_phi4mini"), adapter: nil), out: out, fileType: .q8_0, probe: nil)
@@ -109,7 +110,7 @@ final class PhiExportTests: XCTestCase {
         _ = try quantized.nextTokenLogits(Array(expected.ids.prefix(20)), cache: cache)
         let last = try quantized.nextTokenLogits([expected.ids[20]], cache: cache)
         let reference = try PhiFamilyTests.logits(dense, Array(expected.ids.prefix(21)))
-        for j in 0..<256 { XCTAssertEqual(last.data[j], reference.data[20 * 256 + j], accuracy: 1e-3) }
+        for j in 0..<256 { XCTAssertEqual(last.data[j], reference.data[20 * 256 + j], accuracy: 5e-3) }
     }
 
     /// A phi3 GGUF exported as a Hugging Face folder is a Phi3ForCausalLM with its LongRoPE in

@@ -90,7 +90,10 @@ final class SmolLM2ReferenceTests: XCTestCase {
     }
 
     /// Kept quantized, decoding's logits come from the file's Q8_0 embedding blocks: the same as the
-    /// dense model's, step after step.
+    /// dense model's, step after step. The first step (16 tokens) runs the layers on dequantized tiles
+    /// and only the head on 16-bit activations; the next ones run every projection on them
+    /// (`QuantizedGemv`), whose rounding moves these logits (±25) by up to ~5e-3 after 30 layers,
+    /// where llama.cpp's 8-bit activations move them by 0.2–1.1; the greedy token stays the same.
     func testDecodingReadsTheTiedOutputProjectionFromItsBlocks() throws {
         let dense = try XCTUnwrap(Self.model)
         let quantized = try GGUFModelLoader.load(try GGUFFile(path: try Fixture.demoModelPath()), keepQuantized: true)
@@ -98,10 +101,11 @@ final class SmolLM2ReferenceTests: XCTestCase {
         XCTAssertNil(dense.decodingHead)
         let denseCache = try KVCache(config: dense.config, maxTokens: 64), quantizedCache = try KVCache(config: quantized.config, maxTokens: 64)
         var ids = Array(reference.text_ids.prefix(16))
-        for _ in 0..<3 {
+        for step in 0..<3 {
             let a = try dense.nextTokenLogits(ids, cache: denseCache), b = try quantized.nextTokenLogits(ids, cache: quantizedCache)
-            assertClose(b, a, tolerance: 1e-3, "decoding logits, quantized head vs dense")
+            assertClose(b, a, tolerance: step == 0 ? 1e-3 : 1e-2, "decoding logits at step \(step), quantized vs dense")
             ids = [a.scalars.withUnsafeBufferPointer { Sampler.argmax($0) }]
+            XCTAssertEqual(b.scalars.withUnsafeBufferPointer { Sampler.argmax($0) }, ids[0], "greedy token at step \(step)")
         }
     }
 }
