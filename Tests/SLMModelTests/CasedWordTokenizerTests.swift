@@ -8,31 +8,14 @@ import XCTest
 /// Tekken file (scripts/setup extracts it from mistral-common; its ids also equal mistral-common's), small
 /// Tekken and o200k vocabularies read from tekken.json, tokenizer.json and GGUF.
 final class CasedWordTokenizerTests: XCTestCase {
-    struct Expected: Decodable {
-        struct Vocabulary: Decodable {
-            let file: String
-            let ids: [[Int32]]
-            let decoded: [String]
-        }
-        let corpus: [String]
-        let special_lines: [String: [String]]
-        let splits: [String: [[[Int]]]]
-        let vocabularies: [String: Vocabulary]
-    }
-
-    let expected = try! JSONDecoder().decode(Expected.self, from: Data(contentsOf: URL(fileURLWithPath: Fixture.path("tokenizer_cased_ids.json"))))
-
-    private func assertMatches(_ tokenizer: BPETokenizer, _ name: String, specials: String, file: StaticString = #filePath, line: UInt = #line) throws {
-        let v = try XCTUnwrap(expected.vocabularies[name])
-        for (n, text) in (expected.corpus + expected.special_lines[specials]!).enumerated() {
-            XCTAssertEqual(tokenizer.encode(text), v.ids[n], "\(name): \(text.debugDescription)", file: file, line: line)
-            XCTAssertEqual(tokenizer.decode(v.ids[n]), v.decoded[n], "\(name) decode: \(text.debugDescription)", file: file, line: line)
-        }
-    }
+    let expected = try! TokenizerIdsFixture("tokenizer_cased_ids.json")
+    /// Per pattern, the (start, end) scalar offsets of each corpus line's words.
+    struct Splits: Decodable { let splits: [String: [[[Int]]]] }
+    let patternSplits = try! JSONDecoder().decode(Splits.self, from: Data(contentsOf: URL(fileURLWithPath: Fixture.path("tokenizer_cased_ids.json")))).splits
 
     func testSplitsMatchTokenizersForEveryPattern() throws {
         for pattern in PreTokenizer.Pattern.allCases {
-            let splits = try XCTUnwrap(expected.splits[pattern.rawValue], "\(pattern)")
+            let splits = try XCTUnwrap(patternSplits[pattern.rawValue], "\(pattern)")
             for (text, want) in zip(expected.corpus, splits) {
                 let got = PreTokenizer(pattern: pattern).split(Array(text.unicodeScalars)).map { [$0.lowerBound, $0.upperBound] }
                 XCTAssertEqual(got, want, "\(pattern): \(text.debugDescription)")
@@ -49,7 +32,7 @@ final class CasedWordTokenizerTests: XCTestCase {
         XCTAssertEqual(tokenizer.id(of: "[INST]"), 3)
         XCTAssertEqual(tokenizer.id(of: "<SPECIAL_999>"), 999)
         XCTAssertTrue(tokenizer.addsBOS)
-        try assertMatches(tokenizer, "tekken_240911", specials: "tekken")
+        try expected.assertMatches(tokenizer, "tekken_240911", specials: "tekken")
     }
 
     func testTinyTekkenFromTekkenJSONTokenizerJSONAndGGUF() throws {
@@ -59,12 +42,12 @@ final class CasedWordTokenizerTests: XCTestCase {
         XCTAssertEqual(tekken.id(of: "[THINK]"), 20)
         XCTAssertFalse(tekken.isSpecial(20), "is_control false")
         XCTAssertTrue(tekken.isSpecial(21), "<SPECIAL_21> filler")
-        try assertMatches(tekken, "tekken-tiny", specials: "tekken")
-        try assertMatches(try BPETokenizer.load(tokenizerJSON: folder + "/tokenizer.json"), "tekken-tiny", specials: "tekken")
+        try expected.assertMatches(tekken, "tekken-tiny", specials: "tekken")
+        try expected.assertMatches(try BPETokenizer.load(tokenizerJSON: folder + "/tokenizer.json"), "tekken-tiny", specials: "tekken")
         let gguf = try BPETokenizer.load(gguf: try GGUFFile(path: folder + "/vocab.gguf"))
         XCTAssertEqual(gguf.alphabet, .byteLevel(PreTokenizer(pattern: .tekken)))
         XCTAssertTrue(gguf.ignoresMerges)
-        try assertMatches(gguf, "tekken-tiny", specials: "tekken")
+        try expected.assertMatches(gguf, "tekken-tiny", specials: "tekken")
         // A folder with only tekken.json is read through it; tokenizer.json is preferred when both are there.
         XCTAssertEqual(BPETokenizer.tokenizerFile(inFolder: folder), folder + "/tokenizer.json")
         let tekkenOnly = FileManager.default.temporaryDirectory.appendingPathComponent("tekken-only-\(UUID())").path
@@ -79,10 +62,10 @@ final class CasedWordTokenizerTests: XCTestCase {
         let folder = Fixture.path("o200k-tiny")
         let json = try BPETokenizer.load(tokenizerJSON: folder + "/tokenizer.json")
         XCTAssertEqual(json.alphabet, .byteLevel(PreTokenizer(pattern: .o200k)))
-        try assertMatches(json, "o200k-tiny", specials: "o200k")
+        try expected.assertMatches(json, "o200k-tiny", specials: "o200k")
         let gguf = try BPETokenizer.load(gguf: try GGUFFile(path: folder + "/vocab.gguf"))
         XCTAssertEqual(gguf.alphabet, .byteLevel(PreTokenizer(pattern: .o200k)))
-        try assertMatches(gguf, "o200k-tiny", specials: "o200k")
+        try expected.assertMatches(gguf, "o200k-tiny", specials: "o200k")
     }
 
     /// A broken Tekken file is refused with the file and the field named.

@@ -7,35 +7,16 @@ import XCTest
 /// into models/tokenizers), against Hugging Face `tokenizers` on the same vocabularies converted by
 /// transformers (fixtures/make_tokenizers.py): Mistral's SentencePiece models and Llama 3's tiktoken file.
 final class RealVocabularyTests: XCTestCase {
-    struct Expected: Decodable {
-        struct Vocabulary: Decodable {
-            let file: String
-            let ids: [[Int32]]
-            let decoded: [String]
-        }
-        let corpus: [String]
-        let special_lines: [String: [String]]
-        let vocabularies: [String: Vocabulary]
-    }
-
-    let expected = try! JSONDecoder().decode(Expected.self, from: Data(contentsOf: URL(fileURLWithPath: Fixture.path("tokenizer_real_ids.json"))))
-
-    private func assertMatches(_ tokenizer: BPETokenizer, _ name: String, specials: String, file: StaticString = #filePath, line: UInt = #line) throws {
-        let v = try XCTUnwrap(expected.vocabularies[name])
-        for (n, text) in (expected.corpus + expected.special_lines[specials]!).enumerated() {
-            XCTAssertEqual(tokenizer.encode(text), v.ids[n], "\(name): \(text.debugDescription)", file: file, line: line)
-            XCTAssertEqual(tokenizer.decode(v.ids[n]), v.decoded[n], "\(name) decode: \(text.debugDescription)", file: file, line: line)
-        }
-    }
+    let expected = try! TokenizerIdsFixture("tokenizer_real_ids.json")
 
     func testMistralSentencePieceModels() throws {
         for name in ["mistral-v1", "mistral-v3"] {
             let path = try Fixture.tokenizerVocabulary(expected.vocabularies["\(name)/legacy"]!.file)
             let legacy = try BPETokenizer.load(sentencePieceModel: path)
             XCTAssertEqual(legacy.vocabularySize, name == "mistral-v1" ? 32000 : 32768)
-            try assertMatches(legacy, "\(name)/legacy", specials: "mistral")
+            try expected.assertMatches(legacy, "\(name)/legacy", specials: "mistral")
             let first = try BPETokenizer.load(sentencePieceModel: path, metaspace: Metaspace(prefix: .first, decodeStripsLeadingSpace: true))
-            try assertMatches(first, "\(name)/first", specials: "mistral")
+            try expected.assertMatches(first, "\(name)/first", specials: "mistral")
         }
     }
 
@@ -45,7 +26,7 @@ final class RealVocabularyTests: XCTestCase {
         XCTAssertEqual(tokenizer.vocabularySize, 128_256)
         XCTAssertEqual(tokenizer.bosTokenId, 128_000)
         XCTAssertEqual(tokenizer.id(of: "<|eot_id|>"), 128_009)
-        try assertMatches(tokenizer, "llama3", specials: "llama3")
+        try expected.assertMatches(tokenizer, "llama3", specials: "llama3")
     }
 
     /// llama.cpp's own test vectors for Llama 2's vocabulary (ggml-vocab-llama-spm.gguf and its
