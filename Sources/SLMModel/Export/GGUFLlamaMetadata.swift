@@ -30,9 +30,9 @@ public enum GGUFLlamaMetadata {
         let configPath = folderURL.appendingPathComponent(HuggingFaceModelLoader.configFile).path
         let hf = try HuggingFaceConfig.load(path: configPath)
         let config = try hf.modelConfig(file: configPath)
-        let tokenizerConfig = try jsonObject(folderURL.appendingPathComponent("tokenizer_config.json").path) ?? [:]
-        let configJSON = try jsonObject(configPath) ?? [:]
-        let tokenizerJSON = try jsonObject(folderURL.appendingPathComponent(HuggingFaceModelLoader.tokenizerFile).path) ?? [:]
+        let tokenizerConfig = try JSONObjectFile.readIfPresent(folderURL.appendingPathComponent("tokenizer_config.json").path) ?? [:]
+        let configJSON = try JSONObjectFile.readIfPresent(configPath) ?? [:]
+        let tokenizerJSON = try JSONObjectFile.readIfPresent(folderURL.appendingPathComponent(HuggingFaceModelLoader.tokenizerFile).path) ?? [:]
 
         func u32(_ v: Int) -> GGUFValue { .uint32(UInt32(v)) }
         let a = config.ggufArchitecture
@@ -157,12 +157,4 @@ public enum GGUFLlamaMetadata {
         }
     }
 
-    /// A JSON object file, or nil when the file does not exist.
-    static func jsonObject(_ path: String) throws -> [String: Any]? {
-        guard FileManager.default.fileExists(atPath: path) else { return nil }
-        guard let data = FileManager.default.contents(atPath: path),
-              let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
-        else { throw FormatError(file: path, field: nil, "not a JSON object") }
-        return object
-    }
 }

@@ -55,7 +55,7 @@ public enum HuggingFaceExport {
 
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: base.path, isDirectory: &isDirectory), isDirectory.boolValue {
-            var config = try GGUFLlamaMetadata.jsonObject(base.path + "/config.json") ?? [:]
+            var config = try JSONObjectFile.readIfPresent(base.path + "/config.json") ?? [:]
             config["torch_dtype"] = nil
             config["dtype"] = dtype.torchName
             try writeJSON(config, to: folder + "/config.json")

@@ -146,14 +146,7 @@ public enum ModelLoader {
             throw FormatError(file: path, field: nil, "does not exist")
         }
         guard isDirectory.boolValue else { return try GGUFFile(path: path)["tokenizer.chat_template"]?.string }
-        let configPath = path + "/tokenizer_config.json"
-        var config: [String: Any] = [:]
-        if let data = FileManager.default.contents(atPath: configPath) {
-            guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-                throw FormatError(file: configPath, field: nil, "is not a JSON object")
-            }
-            config = object
-        }
+        let config = try JSONObjectFile.readIfPresent(path + "/tokenizer_config.json") ?? [:]
         return try GGUFLlamaMetadata.chatTemplate(folder: URL(fileURLWithPath: path), tokenizerConfig: config)
     }
 }

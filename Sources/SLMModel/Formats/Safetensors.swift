@@ -216,13 +216,7 @@ public final class SafetensorsCheckpoint {
 
     /// `weight_map` of an index file: tensor name → shard file name (a plain name in the same folder).
     static func weightMap(_ path: String) throws -> [String: String] {
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw FormatError(file: path, field: nil, "cannot read: \(error.localizedDescription)")
-        }
-        guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw FormatError(file: path, field: nil, "is not a JSON object")
-        }
+        let root = try JSONObjectFile.read(path)
         guard let map = root["weight_map"] as? [String: String] else {
             throw FormatError(file: path, field: "weight_map", "missing or not a map of tensor names to shard file names")
         }

@@ -27,13 +27,7 @@ extension BPETokenizer {
     /// is that token, else the pair whose bytes together are the lowest-ranked token merges first.
     /// "<s>" is BOS and put first when encoding with `addSpecial` (as mistral-common's instruct tokenizer does), "</s>" EOS.
     public static func load(tekken path: String) throws -> BPETokenizer {
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw FormatError(file: path, field: nil, "cannot read: \(error.localizedDescription)")
-        }
-        guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw FormatError(file: path, field: nil, "not a JSON object")
-        }
+        let root = try JSONObjectFile.read(path)
         func fail(_ field: String, _ message: String) -> FormatError { FormatError(file: path, field: field, message) }
         guard let config = root["config"] as? [String: Any] else { throw fail("config", "missing or not an object") }
         guard let regex = config["pattern"] as? String else { throw fail("config.pattern", "missing or not a string") }

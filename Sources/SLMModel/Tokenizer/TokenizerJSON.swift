@@ -14,13 +14,7 @@ extension BPETokenizer {
     /// Beside it, tokenizer_config.json (when present) names `bos_token`, `eos_token` and `add_bos_token`;
     /// without `add_bos_token`, a `post_processor` that starts with a special token adds BOS.
     public static func load(tokenizerJSON path: String) throws -> BPETokenizer {
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw FormatError(file: path, field: nil, "cannot read: \(error.localizedDescription)")
-        }
-        guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw FormatError(file: path, field: nil, "not a JSON object")
-        }
+        let root = try JSONObjectFile.read(path)
         guard let model = root["model"] as? [String: Any] else { throw FormatError(file: path, field: "model", "missing") }
         guard (model["type"] as? String) == "BPE" else {
             throw FormatError(file: path, field: "model.type", "\(model["type"] ?? "nil") is not supported (BPE is: byte-level or SentencePiece-style with byte fallback)")
@@ -69,7 +63,7 @@ extension BPETokenizer {
             alphabet = .byteLevel(try PreTokenizer(huggingFace: root["pre_tokenizer"], file: path))
         }
         let configPath = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("tokenizer_config.json").path
-        let config = try GGUFLlamaMetadata.jsonObject(configPath) ?? [:]
+        let config = try JSONObjectFile.readIfPresent(configPath) ?? [:]
         let addedIds = Dictionary(added.map { ($0.content, $0.id) }, uniquingKeysWith: { a, _ in a })
         func specialId(_ key: String) -> Int32? {
             let value = config[key]
