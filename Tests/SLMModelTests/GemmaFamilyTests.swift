@@ -24,14 +24,9 @@ final class GemmaFamilyTests: XCTestCase {
 
     /// The largest |logit − reference| of the full forward over the probe.
     private func worstError(_ model: Transformer, _ reference: [[Float]]) throws -> Float {
-        let ids = expected.ids
-        let out = try GradMode.withoutGrad { try model.logits(try model.hiddenStates(ids, batch: 1, sequence: ids.count)) }
+        let out = try model.promptLogits(expected.ids)
         XCTAssertEqual(out.shape, [reference.count, 256])
-        var worst: Float = 0
-        for (t, row) in reference.enumerated() {
-            for (j, value) in row.enumerated() { worst = max(worst, abs(out.data[t * 256 + j] - value)) }
-        }
-        return worst
+        return worstDifference(out, reference)
     }
 
     @discardableResult
@@ -158,8 +153,8 @@ final class GemmaFamilyTests: XCTestCase {
         let adapters = try model.addLoRA(LoRAConfig(r: 2, loraAlpha: 4), targetModules: model.loraTargets, seed: 7)
         for adapter in adapters.values { for i in 0..<adapter.loraB.count { adapter.loraB.data[i] = Float(i % 5) * 0.05 - 0.1 } }
         let ids = expected.ids
-        let before = try GradMode.withoutGrad { try model.logits(try model.hiddenStates(ids, batch: 1, sequence: ids.count)) }
-        let folder = temporaryFolder() + "/adapter"
+        let before = try model.promptLogits(ids)
+        let folder = temporaryPath("slm-gemma", create: true) + "/adapter"
         try PEFTAdapter.save(adapters, config: .init(lora: LoRAConfig(r: 2, loraAlpha: 4), targetModules: model.loraTargets, baseModel: "hf_gemma3"), to: folder)
         let reloaded = try ModelLoader.load(path: Fixture.path("hf_gemma3")).model
         try PEFTAdapter.load(folder, into: reloaded)
@@ -169,17 +164,11 @@ final class GemmaFamilyTests: XCTestCase {
 
     // MARK: export
 
-    private func temporaryFolder() -> String {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("slm-gemma-\(UUID().uuidString)").path
-        try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: folder) }
-        return folder
-    }
 
     /// The folder exported as F32 GGUF holds what the converter-layout fixture holds (its tensor names,
     /// norms + 1, bytes, and every gemma3.* key), and reads back to transformers' logits.
     func testGemma3FolderExportsAsTheConvertersGGUF() throws {
-        let out = temporaryFolder() + "/gemma3.gguf"
+        let out = temporaryPath("slm-gemma", create: true) + "/gemma3.gguf"
         try MergeExport.gguf(try MergeExport.loadBase(Fixture.path("hf_gemma3"), adapter: nil), out: out, fileType: .f32, probe: nil)
         let (written, converter) = (try GGUFFile(path: out), try GGUFFile(path: Fixture.path("gemma3.gguf")))
         XCTAssertEqual(written["general.architecture"]?.string, "gemma3")
@@ -199,10 +188,10 @@ final class GemmaFamilyTests: XCTestCase {
     /// Base + PEFT adapter merged and exported (F32 GGUF and a folder) gives PEFT's merge_and_unload logits.
     func testMergedGemmaExportsToGGUFAndFolder() throws {
         let base = try MergeExport.loadBase(Fixture.path("hf_gemma3"), adapter: Fixture.path("peft_gemma_adapter"))
-        let gguf = temporaryFolder() + "/merged.gguf"
+        let gguf = temporaryPath("slm-gemma", create: true) + "/merged.gguf"
         try MergeExport.gguf(base, out: gguf, fileType: .f32, probe: nil)
         try assertMatches(gguf, expected.merged)
-        let folder = temporaryFolder() + "/merged"
+        let folder = temporaryPath("slm-gemma", create: true) + "/merged"
         _ = try MergeExport.safetensors(base, out: folder, dtype: .f32, probe: nil)
         try assertMatches(folder, expected.merged)
     }
@@ -210,7 +199,7 @@ final class GemmaFamilyTests: XCTestCase {
     /// The adapter alone in llama.cpp's LoRA format names the base's GGUF architecture (gemma3, not
     /// gemma3_text) and llama.cpp's projection names, B rows not interleaved.
     func testAdapterAloneExportsForTheGemma3Architecture() throws {
-        let out = temporaryFolder() + "/adapter.gguf"
+        let out = temporaryPath("slm-gemma", create: true) + "/adapter.gguf"
         let request = MergeExport.Request(
             base: Fixture.path("hf_gemma3"), adapter: Fixture.path("peft_gemma_adapter"), out: out, format: .loraGGUF,
             fileType: .f32, dtype: .f32, probe: nil)
@@ -226,7 +215,7 @@ final class GemmaFamilyTests: XCTestCase {
     /// A gemma3 GGUF exported as a Hugging Face folder gets Gemma3ForCausalLM's config.json
     /// (layer_types, rope_parameters per layer type, query_pre_attn_scalar) and the same logits.
     func testGemma3GGUFBecomesAGemma3TextFolder() throws {
-        let out = temporaryFolder() + "/gemma3"
+        let out = temporaryPath("slm-gemma", create: true) + "/gemma3"
         _ = try MergeExport.safetensors(try MergeExport.loadBase(Fixture.path("gemma3.gguf"), adapter: nil), out: out, dtype: .f32, probe: nil)
         let config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/config.json"))) as? [String: Any])
         XCTAssertEqual(config["model_type"] as? String, "gemma3_text")
@@ -242,12 +231,12 @@ final class GemmaFamilyTests: XCTestCase {
     /// The transformers 4.x folder's query_pre_attn_scalar (24 ≠ head_dim 16) is refused for GGUF:
     /// llama.cpp would scale attention otherwise. Its folder export is fine.
     func testGGUFExportRefusesAScaleLlamaCppCannotExpress() throws {
-        let out = temporaryFolder() + "/v4.gguf"
+        let out = temporaryPath("slm-gemma", create: true) + "/v4.gguf"
         XCTAssertThrowsError(try MergeExport.gguf(try MergeExport.loadBase(Fixture.path("hf_gemma3_v4"), adapter: nil), out: out, fileType: .f32, probe: nil)) {
             XCTAssertEqual(($0 as? FormatError)?.field, "query_pre_attn_scalar", "\($0)")
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))
-        let folder = temporaryFolder() + "/v4"
+        let folder = temporaryPath("slm-gemma", create: true) + "/v4"
         _ = try MergeExport.safetensors(try MergeExport.loadBase(Fixture.path("hf_gemma3_v4"), adapter: nil), out: folder, dtype: .f32, probe: nil)
         try assertMatches(folder, expected.hf_gemma3_v4)
     }

@@ -40,7 +40,7 @@ final class GenerationTests: XCTestCase {
     func testCachedForwardMatchesFullForward() throws {
         let model = try XCTUnwrap(Self.model)
         let ids = Array(reference.text_ids.prefix(120))
-        let full = try GradMode.withoutGrad { try model.logits(try model.hiddenStates(ids, batch: 1, sequence: ids.count)) }
+        let full = try model.promptLogits(ids)
         let cache = try KVCache(config: model.config, maxTokens: 128)
         var worst: Float = 0
         var fed = 0

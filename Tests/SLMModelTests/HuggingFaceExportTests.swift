@@ -9,20 +9,11 @@ import XCTest
 final class HuggingFaceExportTests: XCTestCase {
     override func setUp() { Parallel.setThreads(2) }
 
-    private func temporaryFolder() -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("slm-hf-export-\(UUID().uuidString)").path
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
-        return path
-    }
-
-    private func logits(_ model: Transformer, _ ids: [Int32]) throws -> Tensor {
-        try GradMode.withoutGrad { try model.logits(try model.hiddenStates(ids, batch: 1, sequence: ids.count)) }
-    }
 
     func testMergedFolderGivesPEFTsLogits() throws {
         struct Expected: Decodable { let ids: [Int32]; let logits: [[Float]] }
         let expected = try JSONDecoder().decode(Expected.self, from: Data(contentsOf: URL(fileURLWithPath: Fixture.path("peft_adapter_expected.json"))))
-        let out = temporaryFolder()
+        let out = temporaryPath("slm-hf-export")
         let base = try MergeExport.loadBase(Fixture.path("hf_llama"), adapter: Fixture.path("peft_adapter"))
         let result = try MergeExport.safetensors(base, out: out, dtype: .f32, probe: "Hello, wörld! 123 ✓ The quick brown fox.")
         XCTAssertTrue(try XCTUnwrap(result.comparison).sameGreedyOutput)
@@ -32,12 +23,12 @@ final class HuggingFaceExportTests: XCTestCase {
         let (model, tokenizer) = try HuggingFaceModelLoader.load(folder: out)
         XCTAssertNotNil(tokenizer)
         let reference = try Tensor(expected.logits.flatMap { $0 }, shape: [expected.ids.count, expected.logits[0].count])
-        assertClose(try logits(model, expected.ids), reference, tolerance: 1e-4, "exported folder vs PEFT")
+        assertClose(try model.promptLogits(expected.ids), reference, tolerance: 1e-4, "exported folder vs PEFT")
     }
 
     /// BF16 values are PyTorch's `.to(torch.bfloat16)` of the same weights, byte for byte.
     func testBF16IsRoundedAsPyTorchRoundsIt() throws {
-        let out = temporaryFolder()
+        let out = temporaryPath("slm-hf-export")
         try MergeExport.safetensors(try MergeExport.loadBase(Fixture.path("hf_llama"), adapter: nil), out: out, dtype: .bf16, probe: nil)
         let ours = try SafetensorsFile(path: out + "/model.safetensors")
         let torch = try SafetensorsCheckpoint(folder: Fixture.path("hf_llama_bf16"))
@@ -50,7 +41,7 @@ final class HuggingFaceExportTests: XCTestCase {
 
     /// A GGUF base becomes a folder whose tokenizer.json and config.json are built from its metadata.
     func testGGUFBaseBecomesAFolderWithTheSameTokenizerAndLogits() throws {
-        let gguf = Fixture.path("export_ref_f32.gguf"), out = temporaryFolder()
+        let gguf = Fixture.path("export_ref_f32.gguf"), out = temporaryPath("slm-hf-export")
         try MergeExport.safetensors(try MergeExport.loadBase(gguf, adapter: nil), out: out, dtype: .f32, probe: nil)
         let (model, tokenizer) = try HuggingFaceModelLoader.load(folder: out)
         let file = try GGUFFile(path: gguf)
@@ -58,6 +49,6 @@ final class HuggingFaceExportTests: XCTestCase {
         let text = "Hello, wörld! 123 ✓"
         XCTAssertEqual(try XCTUnwrap(tokenizer).encode(text), original.encode(text))
         let ids = original.encode(text)
-        assertClose(try logits(model, ids), try logits(GGUFModelLoader.load(file), ids), tolerance: 1e-5, "folder vs GGUF")
+        assertClose(try model.promptLogits(ids), try GGUFModelLoader.load(file).promptLogits(ids), tolerance: 1e-5, "folder vs GGUF")
     }
 }

@@ -19,19 +19,10 @@ final class HuggingFaceLoaderTests: XCTestCase {
 
     override func setUp() { Parallel.setThreads(2) }
 
-    private func logits(_ model: Transformer) throws -> Tensor {
-        let ids = expected.ids
-        return try GradMode.withoutGrad { try model.logits(try model.hiddenStates(ids, batch: 1, sequence: ids.count)) }
-    }
-
     private func assertMatches(_ model: Transformer, _ reference: [[Float]], line: UInt = #line) throws {
-        let out = try logits(model)
+        let out = try model.promptLogits(expected.ids)
         XCTAssertEqual(out.shape, [reference.count, 256], line: line)
-        var worst: Float = 0
-        for (t, row) in reference.enumerated() {
-            for (j, value) in row.enumerated() { worst = max(worst, abs(out.data[t * 256 + j] - value)) }
-        }
-        XCTAssertLessThanOrEqual(worst, 1e-4, "max |logit − transformers|", line: line)
+        XCTAssertLessThanOrEqual(worstDifference(out, reference), 1e-4, "max |logit − transformers|", line: line)
     }
 
     // MARK: parity with transformers
@@ -61,7 +52,7 @@ final class HuggingFaceLoaderTests: XCTestCase {
             XCTAssertEqual(a.shape, b.shape)
             XCTAssertEqual(memcmp(a.data, b.data, a.count * 4), 0)
         }
-        let la = try logits(single), lb = try logits(sharded)
+        let la = try single.promptLogits(expected.ids), lb = try sharded.promptLogits(expected.ids)
         XCTAssertEqual(memcmp(la.data, lb.data, la.count * 4), 0)
         try assertMatches(sharded, expected.hf_llama)
     }

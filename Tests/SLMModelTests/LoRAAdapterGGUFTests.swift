@@ -8,12 +8,6 @@ import XCTest
 final class LoRAAdapterGGUFTests: XCTestCase {
     override func setUp() { Parallel.setThreads(2) }
 
-    private func temporaryFolder() -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("slm-lora-gguf-\(UUID().uuidString)").path
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
-        return path
-    }
 
     private func floats(_ file: GGUFFile, _ name: String) throws -> Tensor {
         let info = try XCTUnwrap(file.tensor(named: name), name)
@@ -26,7 +20,7 @@ final class LoRAAdapterGGUFTests: XCTestCase {
     /// layout, equals slm's merged export, which equals PEFT's merge (GGUFExportTests); the rsLoRA
     /// fixture adapter (r 4, alpha 8, scale 8 / √4) is stored with alpha' = 8·√4.
     func testBasePlusAdapterFileEqualsTheMergedExport() throws {
-        let folder = temporaryFolder()
+        let folder = temporaryPath("slm-lora-gguf", create: true)
         let base = try MergeExport.loadBase(Fixture.path("hf_llama"), adapter: Fixture.path("peft_adapter"))
         try LoRAAdapterGGUF.write(base.model, architecture: "llama", name: "fixture", to: folder + "/adapter.gguf")
         try MergeExport.gguf(base, out: folder + "/merged.gguf", fileType: .f32, probe: nil)

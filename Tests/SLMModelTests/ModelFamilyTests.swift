@@ -22,14 +22,9 @@ final class ModelFamilyTests: XCTestCase {
 
     private func assertMatches(_ path: String, _ reference: [[Float]], line: UInt = #line) throws -> Transformer {
         let model = try ModelLoader.load(path: path.hasPrefix("/") ? path : Fixture.path(path)).model
-        let ids = expected.ids
-        let out = try GradMode.withoutGrad { try model.logits(try model.hiddenStates(ids, batch: 1, sequence: ids.count)) }
+        let out = try model.promptLogits(expected.ids)
         XCTAssertEqual(out.shape, [reference.count, 256], line: line)
-        var worst: Float = 0
-        for (t, row) in reference.enumerated() {
-            for (j, value) in row.enumerated() { worst = max(worst, abs(out.data[t * 256 + j] - value)) }
-        }
-        XCTAssertLessThanOrEqual(worst, 1e-4, "\(path): max |logit − transformers|", line: line)
+        XCTAssertLessThanOrEqual(worstDifference(out, reference), 1e-4, "\(path): max |logit − transformers|", line: line)
         return model
     }
 
@@ -85,12 +80,6 @@ final class ModelFamilyTests: XCTestCase {
 
     // MARK: export
 
-    private func temporaryFolder() -> String {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("slm-families-\(UUID().uuidString)").path
-        try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: folder) }
-        return folder
-    }
 
     /// The folders exported as F32 GGUF hold what the converter-layout fixture holds (qwen rows not
     /// permuted, biases and q/k norms under llama.cpp's names, the qwen2/qwen3 keys), and read back
@@ -99,7 +88,7 @@ final class ModelFamilyTests: XCTestCase {
         for (name, arch, reference) in [
             ("qwen2", "qwen2", expected.hf_qwen2), ("qwen3", "qwen3", expected.hf_qwen3), ("qwen2_linear_rope", "qwen2", expected.hf_qwen2_linear_rope),
         ] {
-            let out = temporaryFolder() + "/\(name).gguf"
+            let out = temporaryPath("slm-families", create: true) + "/\(name).gguf"
             try MergeExport.gguf(try MergeExport.loadBase(Fixture.path("hf_\(name)"), adapter: nil), out: out, fileType: .f32, probe: nil)
             let (written, converter) = (try GGUFFile(path: out), try GGUFFile(path: Fixture.path("\(name).gguf")))
             XCTAssertEqual(written["general.architecture"]?.string, arch)
@@ -114,7 +103,7 @@ final class ModelFamilyTests: XCTestCase {
             }
             let model = try ModelLoader.load(path: out).model
             let ids = expected.ids
-            let logits = try GradMode.withoutGrad { try model.logits(try model.hiddenStates(ids, batch: 1, sequence: ids.count)) }
+            let logits = try model.promptLogits(ids)
             for (t, row) in reference.enumerated() {
                 for (j, value) in row.enumerated() { XCTAssertEqual(logits.data[t * 256 + j], value, accuracy: 1e-4) }
             }
@@ -123,7 +112,7 @@ final class ModelFamilyTests: XCTestCase {
 
     /// A qwen3 GGUF exported as a Hugging Face folder names its family, and reads back to the same logits.
     func testQwen3GGUFBecomesAQwen3Folder() throws {
-        let out = temporaryFolder() + "/qwen3"
+        let out = temporaryPath("slm-families", create: true) + "/qwen3"
         _ = try MergeExport.safetensors(try MergeExport.loadBase(Fixture.path("qwen3.gguf"), adapter: nil), out: out, dtype: .f32, probe: nil)
         let config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/config.json"))) as? [String: Any])
         XCTAssertEqual(config["model_type"] as? String, "qwen3")

@@ -15,15 +15,6 @@ final class PEFTAdapterTests: XCTestCase {
 
     private func base() throws -> Transformer { try ModelLoader.load(path: Fixture.path("hf_llama")).model }
 
-    private func logits(_ model: Transformer, _ ids: [Int32]) throws -> Tensor {
-        try GradMode.withoutGrad { try model.logits(try model.hiddenStates(ids, batch: 1, sequence: ids.count)) }
-    }
-
-    private func temporaryFolder() -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("slm-adapter-\(UUID().uuidString)").path
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
-        return path
-    }
 
     func testPEFTMadeAdapterGivesPEFTsLogits() throws {
         let expected = try JSONDecoder().decode(Expected.self, from: Data(contentsOf: URL(fileURLWithPath: Fixture.path("peft_adapter_expected.json"))))
@@ -32,17 +23,17 @@ final class PEFTAdapterTests: XCTestCase {
         XCTAssertEqual(config.lora, LoRAConfig(r: 4, loraAlpha: 8, useRSLoRA: true))
         XCTAssertEqual(adapters.count, 2 * 3)
         let reference = try Tensor(expected.logits.flatMap { $0 }, shape: [expected.ids.count, expected.logits[0].count])
-        assertClose(try logits(model, expected.ids), reference, tolerance: 1e-4, "base + PEFT adapter")
+        assertClose(try model.promptLogits(expected.ids), reference, tolerance: 1e-4, "base + PEFT adapter")
     }
 
     func testMergedModelGivesTheLogitsOfBasePlusAdapter() throws {
         let expected = try JSONDecoder().decode(Expected.self, from: Data(contentsOf: URL(fileURLWithPath: Fixture.path("peft_adapter_expected.json"))))
         let model = try base()
         try PEFTAdapter.load(Fixture.path("peft_adapter"), into: model)
-        let unmerged = try logits(model, expected.ids)
+        let unmerged = try model.promptLogits(expected.ids)
         try model.mergeLoRA()
         XCTAssertFalse(model.layers.contains { layer in DecoderLayerWeights.projectionsForTests(layer.weights).contains { $0 is LoRALinear } })
-        let merged = try logits(model, expected.ids)
+        let merged = try model.promptLogits(expected.ids)
         assertClose(merged, unmerged, tolerance: 1e-5, "merged vs base + adapter")
         let reference = try Tensor(expected.logits.flatMap { $0 }, shape: [expected.ids.count, expected.logits[0].count])
         assertClose(merged, reference, tolerance: 1e-4, "merged vs PEFT")
@@ -55,19 +46,19 @@ final class PEFTAdapterTests: XCTestCase {
         for adapter in adapters.values {  // B starts at zero; give the update something to carry
             for i in 0..<adapter.loraB.count { adapter.loraB.data[i] = Float(i % 7) * 0.01 - 0.03 }
         }
-        let folder = temporaryFolder()
+        let folder = temporaryPath("slm-adapter")
         let config = PEFTAdapter.Config(lora: lora, targetModules: ["k_proj", "o_proj", "gate_proj", "up_proj"], baseModel: "hf_llama")
         try PEFTAdapter.save(adapters, config: config, to: folder)
         let reloaded = try base()
         let (readConfig, _) = try PEFTAdapter.load(folder, into: reloaded)
         XCTAssertEqual(readConfig, config)
         let ids: [Int32] = [5, 9, 200, 31]
-        XCTAssertEqual(try logits(reloaded, ids).scalars, try logits(model, ids).scalars)
-        XCTAssertNotEqual(try logits(reloaded, ids).scalars, try logits(try base(), ids).scalars)
+        XCTAssertEqual(try reloaded.promptLogits(ids).scalars, try model.promptLogits(ids).scalars)
+        XCTAssertNotEqual(try reloaded.promptLogits(ids).scalars, try base().promptLogits(ids).scalars)
     }
 
     func testMismatchedAdaptersAreRefusedNamingTheTensor() throws {
-        let folder = temporaryFolder()
+        let folder = temporaryPath("slm-adapter")
         let model = try base()
         let adapters = try model.addLoRA(LoRAConfig(r: 2, loraAlpha: 4), targetModules: ["q_proj"], seed: 1)
         // The config claims r = 3, the tensors have r = 2; the model is left as it was.

@@ -19,16 +19,10 @@ final class PhiExportTests: XCTestCase {
 
     override func setUp() { Parallel.setThreads(2) }
 
-    private func temporaryFolder() -> String {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("slm-phi-export-\(UUID().uuidString)").path
-        try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: folder) }
-        return folder
-    }
 
     private func assertMatches(_ model: Transformer, _ reference: [[Float]], ids: [Int32]? = nil, _ what: String, line: UInt = #line) throws {
-        let out = try PhiFamilyTests.logits(model, ids ?? expected.ids)
-        XCTAssertLessThanOrEqual(PhiFamilyTests.worstDifference(out, reference), 1e-4, "\(what): max |logit − transformers|", line: line)
+        let out = try model.promptLogits(ids ?? expected.ids)
+        XCTAssertLessThanOrEqual(worstDifference(out, reference), 1e-4, "\(what): max |logit − transformers|", line: line)
     }
 
     /// The converter's files load to transformers' logits: fused attn_qkv / ffn_up, partial rotary
@@ -50,7 +44,7 @@ final class PhiExportTests: XCTestCase {
     /// (rope factors included), and every phi3.* key.
     func testFoldersExportAsTheConvertersGGUF() throws {
         for name in ["phi3", "phi4mini"] {
-            let out = temporaryFolder() + "/\(name).gguf"
+            let out = temporaryPath("slm-phi-export", create: true) + "/\(name).gguf"
             try MergeExport.gguf(try MergeExport.loadBase(Fixture.path("hf_\(name)"), adapter: nil), out: out, fileType: .f32, probe: nil)
             let (written, converter) = (try GGUFFile(path: out), try GGUFFile(path: Fixture.path("\(name).gguf")))
             XCTAssertEqual(written["general.architecture"]?.string, "phi3")
@@ -68,7 +62,7 @@ final class PhiExportTests: XCTestCase {
 
     /// `slm merge --format gguf` of base + PEFT adapter: the file reads back to PEFT's merged logits.
     func testMergedPhiGGUFGivesPEFTsMergedLogits() throws {
-        let out = temporaryFolder() + "/merged.gguf"
+        let out = temporaryPath("slm-phi-export", create: true) + "/merged.gguf"
         let result = try MergeExport.run(
             .init(base: Fixture.path("hf_phi4mini"), adapter: Fixture.path("peft_phi_adapter"), out: out, format: .gguf, fileType: .f32, dtype: .f32, probe: "Hello"))
         guard case .gguf(let gguf, _, _) = result else { return XCTFail("expected a GGUF outcome") }
@@ -79,7 +73,7 @@ final class PhiExportTests: XCTestCase {
     /// `slm merge --format lora-gguf` of the PEFT adapter on the fused projections equals what
     /// llama.cpp's convert_lora_to_gguf.py wrote: attn_qkv / ffn_up names, every tensor byte for byte.
     func testLoRAGGUFEqualsTheLoRAConverters() throws {
-        let out = temporaryFolder() + "/phi_lora.gguf"
+        let out = temporaryPath("slm-phi-export", create: true) + "/phi_lora.gguf"
         _ = try MergeExport.run(
             .init(base: Fixture.path("hf_phi4mini"), adapter: Fixture.path("peft_phi_adapter"), out: out, format: .loraGGUF, fileType: .f32, dtype: .f32, probe: nil))
         let (written, converter) = (try GGUFFile(path: out), try GGUFFile(path: Fixture.path("phi_lora.gguf")))
@@ -99,17 +93,17 @@ final class PhiExportTests: XCTestCase {
     /// the same file dequantized, prompt and cached decoding alike. The decoding step multiplies
     /// 16-bit activations (`QuantizedGemv`), whose rounding moves these logits (~12) by ~1e-3.
     func testQuantizedPhiGGUFKeptQuantizedMatchesItsDequantizedSelf() throws {
-        let out = temporaryFolder() + "/phi4mini.q8_0.gguf"
+        let out = temporaryPath("slm-phi-export", create: true) + "/phi4mini.q8_0.gguf"
         try MergeExport.gguf(try MergeExport.loadBase(Fixture.path("hf_phi4mini"), adapter: nil), out: out, fileType: .q8_0, probe: nil)
         let quantized = try ModelLoader.load(path: out, keepQuantized: true).model
         XCTAssertTrue(quantized.layers[0].weights.qkvProj is QuantizedMatrix)
         XCTAssertTrue(quantized.layers[0].weights.gateUpProj is QuantizedMatrix)
         let dense = try ModelLoader.load(path: out).model
-        assertClose(try PhiFamilyTests.logits(quantized, expected.ids), try PhiFamilyTests.logits(dense, expected.ids), tolerance: 1e-3, "prompt")
+        assertClose(try quantized.promptLogits(expected.ids), try dense.promptLogits(expected.ids), tolerance: 1e-3, "prompt")
         let cache = try KVCache(config: quantized.config, maxTokens: 32)
         _ = try quantized.nextTokenLogits(Array(expected.ids.prefix(20)), cache: cache)
         let last = try quantized.nextTokenLogits([expected.ids[20]], cache: cache)
-        let reference = try PhiFamilyTests.logits(dense, Array(expected.ids.prefix(21)))
+        let reference = try dense.promptLogits(Array(expected.ids.prefix(21)))
         for j in 0..<256 { XCTAssertEqual(last.data[j], reference.data[20 * 256 + j], accuracy: 5e-3) }
     }
 
@@ -117,7 +111,7 @@ final class PhiExportTests: XCTestCase {
     /// rope_scaling, and reads back to transformers' logits (transformers itself loads such a folder,
     /// merged with peft_phi_adapter, to PEFT's merged logits within 1e-6: checked by hand, see the report).
     func testPhiGGUFBecomesAPhi3Folder() throws {
-        let out = temporaryFolder() + "/phi4mini"
+        let out = temporaryPath("slm-phi-export", create: true) + "/phi4mini"
         _ = try MergeExport.safetensors(try MergeExport.loadBase(Fixture.path("phi4mini.gguf"), adapter: nil), out: out, dtype: .f32, probe: nil)
         let config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/config.json"))) as? [String: Any])
         XCTAssertEqual(config["model_type"] as? String, "phi3")

@@ -19,25 +19,12 @@ final class PhiFamilyTests: XCTestCase {
 
     override func setUp() { Parallel.setThreads(2) }
 
-    static func logits(_ model: Transformer, _ ids: [Int32]) throws -> Tensor {
-        try GradMode.withoutGrad { try model.logits(try model.hiddenStates(ids, batch: 1, sequence: ids.count)) }
-    }
-
-    static func worstDifference(_ out: Tensor, _ reference: [[Float]]) -> Float {
-        let v = reference[0].count
-        var worst: Float = 0
-        for (t, row) in reference.enumerated() {
-            for (j, value) in row.enumerated() { worst = max(worst, abs(out.data[t * v + j] - value)) }
-        }
-        return worst
-    }
-
     @discardableResult
     private func assertMatches(_ path: String, _ reference: [[Float]], ids: [Int32]? = nil, line: UInt = #line) throws -> Transformer {
         let model = try ModelLoader.load(path: path.hasPrefix("/") ? path : Fixture.path(path)).model
-        let out = try Self.logits(model, ids ?? expected.ids)
+        let out = try model.promptLogits(ids ?? expected.ids)
         XCTAssertEqual(out.shape, [reference.count, 256], line: line)
-        XCTAssertLessThanOrEqual(Self.worstDifference(out, reference), 1e-4, "\(path): max |logit − transformers|", line: line)
+        XCTAssertLessThanOrEqual(worstDifference(out, reference), 1e-4, "\(path): max |logit − transformers|", line: line)
         return model
     }
 

@@ -20,11 +20,6 @@ final class PhiLoRATests: XCTestCase {
 
     private func base() throws -> Transformer { try ModelLoader.load(path: Fixture.path("hf_phi4mini")).model }
 
-    private func temporaryFolder() -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("slm-phi-adapter-\(UUID().uuidString)").path
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
-        return path
-    }
 
     func testPEFTAdapterOnFusedProjectionsGivesPEFTsLogits() throws {
         let model = try base()
@@ -34,8 +29,8 @@ final class PhiLoRATests: XCTestCase {
         let qkv = try XCTUnwrap(model.layers[0].weights.qkvProj as? LoRALinear)
         XCTAssertEqual(qkv.loraB.shape, [(4 + 2 * 2) * 8, 4])
         XCTAssertEqual(try XCTUnwrap(model.layers[1].weights.gateUpProj as? LoRALinear).loraB.shape, [2 * 64, 4])
-        let out = try PhiFamilyTests.logits(model, expected.ids)
-        XCTAssertLessThanOrEqual(PhiFamilyTests.worstDifference(out, expected.peft_logits), 1e-4, "base + PEFT adapter vs PEFT")
+        let out = try model.promptLogits(expected.ids)
+        XCTAssertLessThanOrEqual(worstDifference(out, expected.peft_logits), 1e-4, "base + PEFT adapter vs PEFT")
     }
 
     /// W + s·B·A folded into the fused weights equals PEFT's merge_and_unload, weights and logits.
@@ -47,8 +42,8 @@ final class PhiLoRATests: XCTestCase {
         for (row, reference) in zip([0, 32, 48], expected.merged_qkv_rows) {
             for (j, value) in reference.enumerated() { XCTAssertEqual(qkv.data[row * 32 + j], value, accuracy: 1e-6, "row \(row)") }
         }
-        let out = try PhiFamilyTests.logits(model, expected.ids)
-        XCTAssertLessThanOrEqual(PhiFamilyTests.worstDifference(out, expected.merged_logits), 1e-4, "merged vs PEFT's merge_and_unload")
+        let out = try model.promptLogits(expected.ids)
+        XCTAssertLessThanOrEqual(worstDifference(out, expected.merged_logits), 1e-4, "merged vs PEFT's merge_and_unload")
     }
 
     /// An adapter slm makes on the fused projections is written with PEFT's names and shapes (those
@@ -61,17 +56,17 @@ final class PhiLoRATests: XCTestCase {
         for adapter in adapters.values {  // B starts at zero; give the update something to carry
             for i in 0..<adapter.loraB.count { adapter.loraB.data[i] = Float(i % 7) * 0.01 - 0.03 }
         }
-        let folder = temporaryFolder()
+        let folder = temporaryPath("slm-phi-adapter")
         try PEFTAdapter.save(adapters, config: PEFTAdapter.Config(lora: lora, targetModules: targets, baseModel: "hf_phi4mini"), to: folder)
         let (written, peft) = (try SafetensorsFile(path: folder + "/adapter_model.safetensors"),
                                try SafetensorsFile(path: Fixture.path("peft_phi_adapter/adapter_model.safetensors")))
         XCTAssertEqual(Dictionary(uniqueKeysWithValues: written.tensors.map { ($0.name, $0.shape) }),
                        Dictionary(uniqueKeysWithValues: peft.tensors.map { ($0.name, $0.shape) }))
         let ids = Array(expected.ids.prefix(10))
-        let before = try PhiFamilyTests.logits(model, ids)
+        let before = try model.promptLogits(ids)
         let reloaded = try base()
         try PEFTAdapter.load(folder, into: reloaded)
-        assertClose(try PhiFamilyTests.logits(reloaded, ids), before, tolerance: 0, "saved and reloaded adapter")
+        assertClose(try reloaded.promptLogits(ids), before, tolerance: 0, "saved and reloaded adapter")
     }
 
     /// A Llama projection name on a Phi model is refused, naming the projections the model has.

@@ -35,21 +35,22 @@ final class TrainerParityTests: XCTestCase {
         func batch(epoch: Int, index: Int) -> TrainingBatch { batches[index] }
     }
 
-    func testLoRALossesGradientNormsAndAdapterEqualPyTorchPEFT() throws {
-        let run = try load("training_run.json")
-        let (model, tokenizer) = try HuggingFaceModelLoader.load(folder: Fixture.path("hf_llama"))
-        let loaded = try PEFTAdapter.load(Fixture.path("peft_adapter"), into: model)
+    /// Trains the PEFT adapter `adapter` on the model folder `model` as the recorded run `run` did.
+    private func assertLoRARunEqualsPEFT(_ run: String, model folder: String, adapter: String) throws {
+        let run = try load(run)
+        let (model, tokenizer) = try HuggingFaceModelLoader.load(folder: Fixture.path(folder))
+        let loaded = try PEFTAdapter.load(Fixture.path(adapter), into: model)
         let saved = try train(run, model, try XCTUnwrap(tokenizer), TrainableParameters.lora(loaded.adapters, config: loaded.config))
         try assertFinal(run, saved + "/" + PEFTAdapter.weightsFile) { $0.replacingOccurrences(of: ".default.", with: ".") }
     }
 
+    func testLoRALossesGradientNormsAndAdapterEqualPyTorchPEFT() throws {
+        try assertLoRARunEqualsPEFT("training_run.json", model: "hf_llama", adapter: "peft_adapter")
+    }
+
     /// LoRA on Phi's fused qkv_proj and gate_up_proj (fixtures/make_phi.py), one adapter each as PEFT's.
     func testPhiLoRAOnFusedProjectionsEqualsPyTorchPEFT() throws {
-        let run = try load("training_run_phi.json")
-        let (model, tokenizer) = try HuggingFaceModelLoader.load(folder: Fixture.path("hf_phi4mini"))
-        let loaded = try PEFTAdapter.load(Fixture.path("peft_phi_adapter"), into: model)
-        let saved = try train(run, model, try XCTUnwrap(tokenizer), TrainableParameters.lora(loaded.adapters, config: loaded.config))
-        try assertFinal(run, saved + "/" + PEFTAdapter.weightsFile) { $0.replacingOccurrences(of: ".default.", with: ".") }
+        try assertLoRARunEqualsPEFT("training_run_phi.json", model: "hf_phi4mini", adapter: "peft_phi_adapter")
     }
 
     func testFullFineTuningOfSelectedWeightsEqualsPyTorch() throws {
