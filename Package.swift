@@ -35,7 +35,9 @@ let package = Package(
         .systemLibrary(
             name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
             providers: [.apt(["libhdf5-dev"])]),
-        .target(name: "SLMTensor", dependencies: ["CBLAS"], swiftSettings: tensorSettings),
+        // bf16 products on Intel AMX tiles: C, because Swift cannot emit tile instructions.
+        .target(name: "CTileGemm"),
+        .target(name: "SLMTensor", dependencies: ["CBLAS", "CTileGemm"], swiftSettings: tensorSettings),
         .target(name: "SLMModel", dependencies: ["SLMTensor"]),
         .target(
             name: "SLMTraining",

@@ -4,16 +4,16 @@ import SLMTensor
 
 /// What LoRA training of a 1B-class model costs in memory and time: a transformer of
 /// Llama-3.2-1B's shapes with random weights (no download; memory and speed do not depend on the
-/// values), its frozen base projections in Float32 or kept in ggml blocks, trained as
+/// values), its frozen base projections in Float32, in bf16 or kept in ggml blocks, trained as
 /// `LoRAStepTiming` trains. The embedding (tied to the output head) stays Float32 either way,
 /// as `GGUFModelLoader` keeps it. Peak memory is the process's, so run one base per process.
 public enum Memory1BBenchmark {
     public enum Base: String, CaseIterable, Sendable {
-        case f32, q8_0, q4_0, q4_1
+        case f32, bf16, q8_0, q4_0, q4_1
 
         var quantizedType: GGMLType? {
             switch self {
-            case .f32: nil
+            case .f32, .bf16: nil
             case .q8_0: .q8_0
             case .q4_0: .q4_0
             case .q4_1: .q4_1
@@ -58,13 +58,16 @@ public enum Memory1BBenchmark {
     }
 
     /// Weights as `DecoderLayerWeights.random` draws them (the same values for every base); a
-    /// quantized base is quantized a few rows at a time, so its Float32 form never exists whole.
+    /// quantized base is quantized a few rows at a time, and a bf16 one converted a layer at a time,
+    /// so its Float32 form never exists whole.
     static func randomModel(_ config: ModelConfig, base: Base) throws -> Transformer {
         let c = config.layer
         let layers = try (0..<config.layers).map { n -> DecoderLayer in
             let seed = UInt64(n) << 8
             guard let type = base.quantizedType else {
-                return DecoderLayer(config: c, weights: .random(c, seed: seed, requiresGrad: false))
+                var weights = DecoderLayerWeights.random(c, seed: seed, requiresGrad: false)
+                if base == .bf16 { try weights.holdFrozenProjectionsInBFloat16() }
+                return DecoderLayer(config: c, weights: weights)
             }
             func projection(_ out: Int, _ input: Int, _ k: UInt64) throws -> QuantizedMatrix {
                 let bound = 1 / Float(input).squareRoot()

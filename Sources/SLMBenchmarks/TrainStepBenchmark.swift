@@ -4,7 +4,7 @@ import SLMTraining
 
 /// The LoRA training step of the PyTorch + PEFT reference (`train_lora.py`) on the demo model:
 /// SmolLM2-135M-Instruct from its GGUF file (dequantized to Float32 as the reference's HF copy,
-/// or with its projections kept in their ggml blocks), batches of consecutive non-overlapping
+/// held in bf16, or with its projections kept in their ggml blocks), batches of consecutive non-overlapping
 /// windows of `EnglishCorpus`, warm-up steps, then measured ones (see `LoRAStepTiming`).
 public enum TrainStepBenchmark {
     public struct Result: Sendable {
@@ -14,9 +14,10 @@ public enum TrainStepBenchmark {
         public let corpusSeconds: Double
     }
 
-    public static func run(modelPath: String, keepQuantized: Bool, batch: Int, sequence: Int, warmupSteps: Int, steps: Int) throws -> Result {
+    public static func run(modelPath: String, keepQuantized: Bool, bf16: Bool, batch: Int, sequence: Int, warmupSteps: Int, steps: Int) throws -> Result {
         let file = try GGUFFile(path: modelPath)
         let model = try GGUFModelLoader.load(file, keepQuantized: keepQuantized)
+        if bf16 { try model.holdFrozenProjectionsInBFloat16() }
         let tokenizer = try BPETokenizer.load(gguf: file)
         var corpus: [Int32] = []
         let corpusSeconds = seconds { corpus = EnglishCorpus.tokens(tokenizer) }

@@ -12,6 +12,9 @@ public final class Transformer {
     /// step's logits read it instead of `lmHead`'s Float32 copy, a quarter of the bytes or less per
     /// token. Unused while `lmHead` is being trained.
     public var decodingHead: QuantizedMatrix?
+    /// `lmHead` held in bf16 for mixed-precision training (`holdFrozenProjectionsInBFloat16`): the loss
+    /// head's products read it while `lmHead` is frozen.
+    public internal(set) var headInBF16: BFloat16Matrix?
 
     public init(config: ModelConfig, embedTokens: Tensor, layers: [DecoderLayer], norm: Tensor, lmHead: Tensor?) {
         self.config = config

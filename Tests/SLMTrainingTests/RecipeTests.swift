@@ -296,6 +296,11 @@ final class RecipeTests: XCTestCase {
             "recipes/test.yaml:5: data.heldout_fraction: give heldout (a file) or heldout_fraction (of the training file), not both",
         ])
         XCTAssertEqual(try load(minimal + "train:\n  steps: 10\n  warmup_steps: 10\n").train.warmupSteps, 10, "warmup may equal steps")
+        XCTAssertEqual(problems(minimal, ["model.keep_quantized=true", "model.dtype=bf16"]).map(\.description), [
+            "--set: model.dtype: bf16 holds the base in bf16, keep_quantized keeps it in its GGUF blocks; set one of them",
+        ])
+        XCTAssertEqual(try load(minimal, ["model.dtype=bf16"]).model.dtype, .bf16)
+        XCTAssertEqual(try load(minimal).model.dtype, .f32)
     }
 
     func testRequiredKeysMissing() {
@@ -474,7 +479,7 @@ final class RecipeTests: XCTestCase {
             try load(minimal),
             try load(minimal, ["model.path='\(path(odd))'", "model.name='true'", "train.trainable=['*.mlp.*', '*']", "train.steps=7",
                                "data.heldout_fraction=0.1", "train.lr=3e-5", "train.adam_eps=1e-8", "train.max_grad_norm=null",
-                               "train.seed=18446744073709551615", "output.dir=runs/x y"]),
+                               "train.seed=18446744073709551615", "output.dir=runs/x y", "model.dtype=bf16"]),
             try load(minimal, ["lora.r=4", "lora.alpha=7.5", "lora.dropout=0.3", "lora.use_rslora=true", "data.heldout=\(path("heldout.jsonl"))",
                                "model.keep_quantized=true", "data.format=alpaca", "train.schedule=constant", "train.threads=3",
                                "eval.max_samples=9", "train.weight_decay=0.1", "train.epochs=0.3", "train.adam_beta2=0.98",

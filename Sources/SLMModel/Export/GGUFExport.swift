@@ -135,7 +135,7 @@ public enum GGUFExport {
             let w = layer.weights, c = layer.config, p = "blk.\(n)."
             func projection(_ name: String, _ weight: any LinearWeight, rotaryHeads: Int? = nil) -> Entry {
                 entry(p + name, weight.shape) {
-                    let dense = try denseWeight(weight)
+                    let dense = try weight.denseWeight()
                     return rotaryHeads.map { permuteRotaryRows(dense, heads: $0) } ?? dense
                 }
             }
@@ -170,19 +170,6 @@ public enum GGUFExport {
         entries.append(norm("output_norm.weight", model.norm))
         if !tied { entries.append(entry("output.weight", model.lmHead.shape) { model.lmHead }) }
         return entries
-    }
-
-    /// A projection as a dense [out, in] Float32 tensor: quantized blocks decoded, adapters merged.
-    static func denseWeight(_ weight: any LinearWeight) throws -> Tensor {
-        switch weight {
-        case let dense as Tensor: return dense
-        case let adapter as LoRALinear: return try adapter.mergedWeight()
-        case let quantized as QuantizedMatrix:
-            let t = Tensor(uninitialized: quantized.shape)
-            quantized.dequantize(rows: 0..<quantized.rows, into: t.data)
-            return t
-        default: throw TensorError(op: "GGUFExport", "cannot export a weight of type \(type(of: weight))")
-        }
     }
 
     /// Hugging Face's row order → llama.cpp's interleaved one (see the type's documentation).

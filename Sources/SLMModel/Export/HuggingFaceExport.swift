@@ -38,7 +38,7 @@ public enum HuggingFaceExport {
             entries.append(.init(name: p + "post_attention_layernorm.weight", shape: w.postAttentionLayernorm.shape) { w.postAttentionLayernorm })
             for (module, path) in w.projections {
                 let weight = w[keyPath: path]
-                entries.append(.init(name: p + module + ".weight", shape: weight.shape) { try GGUFExport.denseWeight(weight) })
+                entries.append(.init(name: p + module + ".weight", shape: weight.shape) { try weight.denseWeight() })
             }
             let optional: [(String, Tensor?)] = [
                 ("self_attn.q_proj.bias", w.qBias), ("self_attn.k_proj.bias", w.kBias), ("self_attn.v_proj.bias", w.vBias),

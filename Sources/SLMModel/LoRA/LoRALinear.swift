@@ -26,7 +26,8 @@ public struct LoRAConfig: Sendable, Equatable {
 ///
 /// It is a `LinearWeight`, so it stands in for any projection of a layer, dense or quantized.
 public final class LoRALinear: LinearWeight {
-    public let base: any LinearWeight
+    /// Replaced only by another form of the same frozen weight (`holdFrozenProjectionsInBFloat16`).
+    public internal(set) var base: any LinearWeight
     public let config: LoRAConfig
     /// lora_A: [r, in]
     public let loraA: Tensor
@@ -69,6 +70,7 @@ public final class LoRALinear: LinearWeight {
     public var parameters: [Tensor] { [loraA, loraB] }
 
     public var isTrainable: Bool { true }
+    public func denseWeight() throws -> Tensor { try mergedWeight() }
 
     public func applied(to x: Tensor) throws -> Tensor {
         let dropout = GradMode.isEnabled ? config.loraDropout : 0

@@ -1,21 +1,11 @@
 import SLMTensor
 
 extension LoRALinear {
-    /// W + scaling · B · A as one dense [out, in] weight (a quantized base is dequantized first).
+    /// W + scaling · B · A as one dense [out, in] weight (a quantized or bf16 base is widened to Float32 first).
     public func mergedWeight() throws -> Tensor {
         try GradMode.withoutGrad {
             let update = try loraB.matmul(loraA).scaled(by: config.scaling)
-            let merged: Tensor
-            switch base {
-            case let dense as Tensor: merged = try dense.detached() + update
-            case let quantized as QuantizedMatrix:
-                let weight = Tensor(uninitialized: quantized.shape)
-                quantized.dequantize(rows: 0..<quantized.rows, into: weight.data)
-                merged = try weight + update
-            default:
-                throw TensorError(op: "merge", "cannot merge into a base weight of type \(type(of: base))")
-            }
-            return merged
+            return try base.denseWeight() + update
         }
     }
 }

@@ -9,11 +9,14 @@ public protocol LinearWeight {
     func inputGradient(_ dy: Tensor) throws -> Tensor
     /// Whether training changes the weight (it then needs its own gradient, and cannot be folded).
     var isTrainable: Bool { get }
+    /// The weight as a Float32 tensor [out, in]: quantized blocks decoded, bf16 values widened, an adapter merged.
+    func denseWeight() throws -> Tensor
 }
 
 extension Tensor: LinearWeight {
     public func applied(to x: Tensor) throws -> Tensor { try x.linear(self, bias: nil) }
     public var isTrainable: Bool { requiresGrad }
+    public func denseWeight() -> Tensor { self }
 
     public func inputGradient(_ dy: Tensor) throws -> Tensor {
         guard rank == 2, dy.shape.last == shape[0] else { throw TensorError.shapeMismatch("linear", dy.shape, shape) }
@@ -29,6 +32,7 @@ extension Tensor: LinearWeight {
 extension QuantizedMatrix: LinearWeight {
     public func applied(to x: Tensor) throws -> Tensor { try x.linear(self) }
     public var isTrainable: Bool { false }
+    public func denseWeight() -> Tensor { dequantized() }
 }
 
 extension Tensor {

@@ -99,9 +99,12 @@ extension Tensor {
     ///
     /// Cross-entropy is the mean over labelled positions; distillation is T² times the mean
     /// divergence over positions with a teacher entry (see `Divergence`, `TeacherTargets`).
+    ///
+    /// `weightInBF16`, the same weight held in bf16, makes the logits and dh products bf16 ones
+    /// (mixed precision, see `BFloat16Matrix`) while the weight is frozen.
     public static func lossHead(
         hidden: Tensor, weight: Tensor, labels: [Int32], teacher: TeacherTargets? = nil,
-        config: LossHeadConfig = LossHeadConfig()
+        config: LossHeadConfig = LossHeadConfig(), weightInBF16: BFloat16Matrix? = nil
     ) throws -> LossHeadResult {
         let op = "lossHead"
         guard weight.rank == 2, weight.shape[0] > 0, weight.shape[1] > 0 else {
@@ -120,6 +123,9 @@ extension Tensor {
                 op: op, "label \(labels[n]) at position \(n) is outside the vocabulary of \(vocab) (weight \(weight.shape)); -100 ignores a position")
         }
         try config.validate()
+        if let weightInBF16, weightInBF16.shape != weight.shape {
+            throw TensorError(op: op, "the bf16 weight \(weightInBF16.shape) is not the shape of weight \(weight.shape)")
+        }
         let hasTeacher = try teacherPositions(teacher, hidden: hidden.shape, weight: weight.shape)
         let active = (0..<positions).filter { labels[$0] != ignoreIndex || hasTeacher[$0] }
         guard !active.isEmpty else {
@@ -140,10 +146,11 @@ extension Tensor {
         // Gradients are made now, chunk by chunk, for the inputs that will want them.
         let dHidden = GradMode.isEnabled && hidden.requiresGrad ? Tensor.zeros(hidden.shape) : nil
         let dWeight = GradMode.isEnabled && weight.requiresGrad ? Tensor(uninitialized: weight.shape) : nil
+        let bf16 = weight.requiresGrad ? nil : weightInBF16
         let chunk = min(config.chunkTokens ?? LossHeadConfig.defaultChunkTokens(vocab: vocab), active.count)
         let rows = withTeacherRows(teacher) { teacherRows in
             projectInChunks(
-                hidden: hidden, weight: weight, positions: active, chunk: chunk, scratchPerRow: scratchPerRow,
+                hidden: hidden, weight: weight, bf16: bf16, positions: active, chunk: chunk, scratchPerRow: scratchPerRow,
                 dHidden: dHidden, dWeight: dWeight
             ) { x, n, writeGrad, scratch in
                 let label = labels[n] == ignoreIndex ? nil : Int(labels[n])
@@ -193,9 +200,10 @@ extension Tensor {
     /// The fused loop: for each chunk of `positions`, gather their hidden rows h [m, D],
     /// logits = h · Wᵀ [m, V], `row(logits row, position, writeGrad, scratch)` on every row in
     /// parallel (returning its losses and leaving dlogits in place), then dh = dlogits · W into
-    /// `dHidden` and dW += dlogitsᵀ · h into `dWeight`, each only if given.
+    /// `dHidden` and dW += dlogitsᵀ · h into `dWeight`, each only if given. With `bf16` (a frozen
+    /// weight's bf16 copy) the first two products are bf16 ones.
     private static func projectInChunks(
-        hidden: Tensor, weight: Tensor, positions: [Int], chunk: Int, scratchPerRow: Int,
+        hidden: Tensor, weight: Tensor, bf16: BFloat16Matrix?, positions: [Int], chunk: Int, scratchPerRow: Int,
         dHidden: Tensor?, dWeight: Tensor?,
         row: (_ x: UnsafeMutablePointer<Float>, _ position: Int, _ writeGrad: Bool, _ scratch: UnsafeMutablePointer<Float>) -> RowLoss
     ) -> [RowLoss] {
@@ -213,9 +221,13 @@ extension Tensor {
             if !contiguous {
                 for r in 0..<m { (h + r * dim).update(from: hidden.data + positions[start + r] * dim, count: dim) }
             }
-            Gemm.sgemm(
-                transA: false, transB: true, m: m, n: vocab, k: dim,
-                a: h, lda: dim, b: weight.data, ldb: dim, c: logits.data, ldc: vocab)
+            if let bf16 {
+                bf16.multiply(h, rows: m, transposingWeight: true, into: logits.data)
+            } else {
+                Gemm.sgemm(
+                    transA: false, transB: true, m: m, n: vocab, k: dim,
+                    a: h, lda: dim, b: weight.data, ldb: dim, c: logits.data, ldc: vocab)
+            }
             losses.withUnsafeMutableBufferPointer { out in
                 Parallel.forEachChunk(m) { rows in
                     let scratch = Tensor(uninitialized: [scratchPerRow])  // one per thread, from the pool
@@ -224,9 +236,13 @@ extension Tensor {
             }
             if let dHidden {  // dh [m, D] = dlogits [m, V] · W [V, D]
                 let dh = contiguous ? dHidden.data + first * dim : dGathered.data
-                Gemm.sgemm(
-                    transA: false, transB: false, m: m, n: dim, k: vocab,
-                    a: logits.data, lda: vocab, b: weight.data, ldb: dim, c: dh, ldc: dim)
+                if let bf16 {
+                    bf16.multiply(logits.data, rows: m, transposingWeight: false, into: dh)
+                } else {
+                    Gemm.sgemm(
+                        transA: false, transB: false, m: m, n: dim, k: vocab,
+                        a: logits.data, lda: vocab, b: weight.data, ldb: dim, c: dh, ldc: dim)
+                }
                 if !contiguous {
                     for r in 0..<m { (dHidden.data + positions[start + r] * dim).update(from: dh + r * dim, count: dim) }
                 }

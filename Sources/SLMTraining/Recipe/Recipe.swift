@@ -33,6 +33,8 @@ public struct Recipe: Sendable, Equatable {
         public var path: String
         /// Keep GGUF weights quantized in memory (dequantized inside the matmul).
         public var keepQuantized = false
+        /// What the frozen base projections are held and multiplied in.
+        public var dtype: BaseDType = .f32
         public var chatTemplate: ChatTemplateChoice = .auto
         /// Written as `base_model_name_or_path` in the adapter; nil: `path`.
         public var name: String?
@@ -44,6 +46,13 @@ public struct Recipe: Sendable, Equatable {
         public var calibrationSamples = 32
 
         public init(path: String) { self.path = path }
+    }
+
+    /// `model.dtype`: Float32, or bf16 for the frozen base (mixed precision: its products round their
+    /// inputs to bf16 and sum in Float32, on AMX tiles where the CPU has them; what is trained stays Float32).
+    public enum BaseDType: String, Sendable, CaseIterable {
+        case f32
+        case bf16
     }
 
     public enum LayerSelection: String, Sendable, CaseIterable {

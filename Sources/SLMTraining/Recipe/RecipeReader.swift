@@ -44,6 +44,10 @@ enum RecipeReader {
         s.string("path", &path)
         var model = Recipe.ModelSection(path: path ?? "")
         s.bool("keep_quantized", &model.keepQuantized)
+        s.choice("dtype", &model.dtype)
+        if model.keepQuantized && model.dtype == .bf16 {
+            s.logProblem("dtype", "bf16 holds the base in bf16, keep_quantized keeps it in its GGUF blocks; set one of them")
+        }
         s.choice("chat_template", &model.chatTemplate)
         s.string("name", &model.name)
         s.int("keep_layers", &model.keepLayers, .atLeast(1))

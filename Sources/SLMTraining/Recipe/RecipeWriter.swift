@@ -13,7 +13,7 @@ public enum RecipeWriter {
         }
         let m = recipe.model
         section("model", [
-            ("path", quoted(m.path)), ("keep_quantized", "\(m.keepQuantized)"),
+            ("path", quoted(m.path)), ("keep_quantized", "\(m.keepQuantized)"), ("dtype", m.dtype.rawValue),
             ("chat_template", m.chatTemplate.rawValue), ("name", m.name.map(quoted) ?? "null"),
             ("keep_layers", m.keepLayers.map { "\($0)" } ?? "null"), ("layer_selection", m.layerSelection.rawValue),
             ("calibration_samples", "\(m.calibrationSamples)"),

@@ -53,7 +53,7 @@ struct HeldoutEvaluator {
                 let hidden = try model.hiddenStates(
                     batch.ids, batch: batch.batch, sequence: batch.sequence, positions: batch.positions,
                     mask: AttentionMask(segments: batch.segments))
-                let head = try Tensor.lossHead(hidden: hidden, weight: model.lmHead, labels: batch.labels)
+                let head = try Tensor.lossHead(hidden: hidden, weight: model.lmHead, labels: batch.labels, weightInBF16: model.headInBF16)
                 lossSum += Double(head.crossEntropy ?? .nan) * Double(targets)
                 tokens += targets
             }

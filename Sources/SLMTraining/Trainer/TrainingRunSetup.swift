@@ -40,6 +40,12 @@ public enum TrainingRunSetup {
             trainable = try .full(model: loaded.model, patterns: recipe.train.trainable)
         }
         trainable.keptLayers = keptLayers
+        if recipe.model.dtype == .bf16 {
+            let converted = try loaded.model.holdFrozenProjectionsInBFloat16()
+            progress.message(
+                "\(converted) frozen projections held in bf16, multiplied "
+                    + (TileGemm.isAvailable ? "on AMX tiles" : "through OpenBLAS (this CPU has no AMX-BF16, so at Float32 speed)"))
+        }
         progress.message("training \(trainable.scalarCount) parameters in \(trainable.named.count) tensors" + (recipe.lora == nil ? " (full fine-tuning)" : " (LoRA)"))
 
         var batches: any BatchSource = data.plan

@@ -70,7 +70,7 @@ public final class TrainingStep {
                     head = try Tensor.lossHead(
                         hidden: hidden, weight: model.lmHead, labels: batch.labels,
                         teacher: .topK(ids: teacher.ids, logprobs: teacher.logprobs, k: teacher.k, tail: distillation.tail),
-                        config: distillation.config)
+                        config: distillation.config, weightInBF16: model.headInBF16)
                     teacherTokens += head.teacherTokens
                     if let kl = head.trueKL, let d = head.distillation {
                         klSum += Double(kl) * Double(targets[m])
@@ -78,7 +78,7 @@ public final class TrainingStep {
                         distilled = true
                     }
                 } else {
-                    head = try Tensor.lossHead(hidden: hidden, weight: model.lmHead, labels: batch.labels)
+                    head = try Tensor.lossHead(hidden: hidden, weight: model.lmHead, labels: batch.labels, weightInBF16: model.headInBF16)
                 }
                 let loss = Double(head.crossEntropy ?? .nan)
                 guard loss.isFinite else { throw NonFiniteError(step: step, what: "the loss of micro-batch \(m + 1)") }
