@@ -14,10 +14,12 @@ public enum TrainStepBenchmark {
         public let corpusSeconds: Double
     }
 
-    public static func run(modelPath: String, keepQuantized: Bool, bf16: Bool, batch: Int, sequence: Int, warmupSteps: Int, steps: Int) throws -> Result {
+    public static func run(
+        modelPath: String, keepQuantized: Bool, bf16: Bool, recomputeActivations: Bool, batch: Int, sequence: Int, warmupSteps: Int, steps: Int) throws -> Result {
         let file = try GGUFFile(path: modelPath)
         let model = try GGUFModelLoader.load(file, keepQuantized: keepQuantized)
         if bf16 { try model.holdFrozenProjectionsInBFloat16() }
+        model.recomputesActivations = recomputeActivations
         let tokenizer = try BPETokenizer.load(gguf: file)
         var corpus: [Int32] = []
         let corpusSeconds = seconds { corpus = EnglishCorpus.tokens(tokenizer) }

@@ -27,9 +27,14 @@ extension Transformer {
     /// and optimizer state) stays Float32. A frozen output head gets a bf16 copy (`headInBF16`) for
     /// the loss head's products; its Float32 form stays, as the embedding it may be tied to. Returns
     /// how many projections it converted.
+    ///
+    /// The Float32 projections it replaces are given back to the system rather than kept in
+    /// `BufferPool` (which recycles by exact size, and training asks for few of theirs).
     @discardableResult
     public func holdFrozenProjectionsInBFloat16() throws -> Int {
         if !lmHead.requiresGrad { headInBF16 = try BFloat16Matrix(lmHead) }
-        return try layers.indices.reduce(0) { $0 + (try layers[$1].weights.holdFrozenProjectionsInBFloat16()) }
+        let converted = try layers.indices.reduce(0) { $0 + (try layers[$1].weights.holdFrozenProjectionsInBFloat16()) }
+        BufferPool.shared.drain()
+        return converted
     }
 }

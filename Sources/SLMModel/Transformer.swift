@@ -15,6 +15,10 @@ public final class Transformer {
     /// `lmHead` held in bf16 for mixed-precision training (`holdFrozenProjectionsInBFloat16`): the loss
     /// head's products read it while `lmHead` is frozen.
     public internal(set) var headInBF16: BFloat16Matrix?
+    /// Activation recomputation (gradient checkpointing): while recording, each decoder layer keeps
+    /// only its input, and its forward pass runs again during backward. One more forward pass per
+    /// step for the memory of every layer's saved activations but one.
+    public var recomputesActivations = false
 
     public init(config: ModelConfig, embedTokens: Tensor, layers: [DecoderLayer], norm: Tensor, lmHead: Tensor?) {
         self.config = config
@@ -33,7 +37,11 @@ public final class Transformer {
         let positions = positions ?? (0..<ids.count).map { Int32($0 % max(sequence, 1)) }
         var x = try embedded(ids)
         for layer in layers {
-            x = try layer.forward(x, batch: batch, sequence: sequence, positions: positions, mask: mask)
+            if recomputesActivations && GradMode.isEnabled {
+                x = try Tensor.recomputed([x]) { try layer.forward($0[0], batch: batch, sequence: sequence, positions: positions, mask: mask) }
+            } else {
+                x = try layer.forward(x, batch: batch, sequence: sequence, positions: positions, mask: mask)
+            }
         }
         return try finalNorm(x)
     }

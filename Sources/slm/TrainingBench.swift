@@ -14,6 +14,9 @@ struct TrainingOptions: ParsableArguments {
     @Flag(help: "train: hold the frozen base projections in bf16 and multiply them in bf16 (a recipe's model.dtype: bf16).")
     var bf16 = false
 
+    @Flag(help: "train: recompute each layer's activations in backward (a recipe's train.gradient_checkpointing).")
+    var gradientCheckpointing = false
+
     @Option(help: "memory-1b: the frozen base projections' format (\(Memory1BBenchmark.Base.allCases.map(\.rawValue).joined(separator: ", "))).")
     var base = Memory1BBenchmark.Base.f32
 
@@ -47,12 +50,13 @@ struct TrainingOptions: ParsableArguments {
         }
         let (b, t) = (batch ?? 4, sequence ?? 256)
         let r = try TrainStepBenchmark.run(
-            modelPath: model, keepQuantized: keepQuantized, bf16: bf16, batch: b, sequence: t, warmupSteps: warmup ?? 2, steps: steps ?? 10)
+            modelPath: model, keepQuantized: keepQuantized, bf16: bf16, recomputeActivations: gradientCheckpointing, batch: b, sequence: t, warmupSteps: warmup ?? 2, steps: steps ?? 10)
         let weights = keepQuantized ? "projections kept quantized"
             : bf16 ? "projections in bf16, " + (TileGemm.isAvailable ? "on AMX tiles" : "through OpenBLAS: no AMX-BF16 here") : "weights dequantized to f32"
-        print("LoRA training step as train_lora.py: \((model as NSString).lastPathComponent) (\(weights)), LoRA r=16 α=32 on all 7 projections, AdamW lr 2e-4, batch \(b) × \(t):")
+        let recompute = gradientCheckpointing ? ", activations recomputed in backward" : ""
+        print("LoRA training step as train_lora.py: \((model as NSString).lastPathComponent) (\(weights)\(recompute)), LoRA r=16 α=32 on all 7 projections, AdamW lr 2e-4, batch \(b) × \(t):")
         line("corpus", String(format: "%d tokens (built and tokenized in %.1f s)", r.corpusTokens, r.corpusSeconds))
-        try report(r.measurement, flops: r.flops, peak: peak, extra: ["corpus_tokens": r.corpusTokens, "keep_quantized": keepQuantized, "bf16": bf16])
+        try report(r.measurement, flops: r.flops, peak: peak, extra: ["corpus_tokens": r.corpusTokens, "keep_quantized": keepQuantized, "bf16": bf16, "gradient_checkpointing": gradientCheckpointing])
     }
 
     func memory1B(peak: GemmBenchmark.Row) throws {

@@ -367,7 +367,7 @@ final class RecipeTests: XCTestCase {
             "recipes/test.yaml:12: train.max_steps: unknown key max_steps; did you mean steps?",
             "recipes/test.yaml:13: train.bach_size: unknown key bach_size; did you mean batch_size?",
             "recipes/test.yaml:14: train.seq_len: unknown key seq_len; did you mean data.sequence_length?",
-            "recipes/test.yaml:15: train.zzz: unknown key zzz (the train keys are steps, epochs, batch_size, gradient_accumulation, lr, schedule, warmup_steps, weight_decay, adam_beta1, adam_beta2, adam_eps, max_grad_norm, seed, trainable, threads)",
+            "recipes/test.yaml:15: train.zzz: unknown key zzz (the train keys are steps, epochs, batch_size, gradient_accumulation, lr, schedule, warmup_steps, weight_decay, adam_beta1, adam_beta2, adam_eps, max_grad_norm, gradient_checkpointing, seed, trainable, threads)",
         ])
     }
 
@@ -479,7 +479,8 @@ final class RecipeTests: XCTestCase {
             try load(minimal),
             try load(minimal, ["model.path='\(path(odd))'", "model.name='true'", "train.trainable=['*.mlp.*', '*']", "train.steps=7",
                                "data.heldout_fraction=0.1", "train.lr=3e-5", "train.adam_eps=1e-8", "train.max_grad_norm=null",
-                               "train.seed=18446744073709551615", "output.dir=runs/x y", "model.dtype=bf16"]),
+                               "train.seed=18446744073709551615", "output.dir=runs/x y", "model.dtype=bf16",
+                               "train.gradient_checkpointing=true"]),
             try load(minimal, ["lora.r=4", "lora.alpha=7.5", "lora.dropout=0.3", "lora.use_rslora=true", "data.heldout=\(path("heldout.jsonl"))",
                                "model.keep_quantized=true", "data.format=alpaca", "train.schedule=constant", "train.threads=3",
                                "eval.max_samples=9", "train.weight_decay=0.1", "train.epochs=0.3", "train.adam_beta2=0.98",

@@ -66,6 +66,17 @@ final class TrainerParityTests: XCTestCase {
             relativeTolerance: (loss: 1e-2, gradientNorm: 3e-2))
     }
 
+    /// Recomputing each layer's activations in backward changes memory, not the run.
+    func testGradientCheckpointingFollowsPEFTAsClosely() throws {
+        let run = try load("training_run.json")
+        let (model, tokenizer) = try HuggingFaceModelLoader.load(folder: Fixture.path("hf_llama"))
+        let loaded = try PEFTAdapter.load(Fixture.path("peft_adapter"), into: model)
+        let saved = try train(
+            run, model, try XCTUnwrap(tokenizer), TrainableParameters.lora(loaded.adapters, config: loaded.config), gradientCheckpointing: true)
+        XCTAssertTrue(model.recomputesActivations)
+        try assertFinal(run, saved + "/" + PEFTAdapter.weightsFile) { $0.replacingOccurrences(of: ".default.", with: ".") }
+    }
+
     func testFullFineTuningOfSelectedWeightsEqualsPyTorch() throws {
         let run = try load("training_run_full.json")
         let (model, tokenizer) = try HuggingFaceModelLoader.load(folder: Fixture.path("hf_llama"))
@@ -131,7 +142,7 @@ final class TrainerParityTests: XCTestCase {
     /// Trains as the fixture did, checks every step's loss and gradient norm, and returns the result folder.
     private func train(
         _ run: Run, _ model: Transformer, _ tokenizer: BPETokenizer, _ trainable: TrainableParameters,
-        relativeTolerance: (loss: Double, gradientNorm: Double) = (1e-5, 1e-4)
+        relativeTolerance: (loss: Double, gradientNorm: Double) = (1e-5, 1e-4), gradientCheckpointing: Bool = false
     ) throws -> String {
         var recipe = Recipe(
             model: .init(path: Fixture.path("hf_llama")), lora: .init(), data: .init(train: "unused"), train: .init(),
@@ -143,6 +154,7 @@ final class TrainerParityTests: XCTestCase {
         recipe.train.weightDecay = run.hyper.weight_decay
         recipe.train.maxGradNorm = run.hyper.max_grad_norm
         recipe.train.schedule = .cosine
+        recipe.train.gradientCheckpointing = gradientCheckpointing
         recipe.output.logEvery = 1
         let folder = RunFolder(recipe.output.dir)
         addTeardownBlock { try? FileManager.default.removeItem(atPath: folder.path) }

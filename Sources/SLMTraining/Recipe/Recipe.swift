@@ -138,6 +138,8 @@ public struct Recipe: Sendable, Equatable {
         public var adamEps: Float = 1e-8
         /// Global-norm clipping; nil: none.
         public var maxGradNorm: Float? = 1
+        /// Recompute each decoder layer's activations during backward instead of keeping them.
+        public var gradientCheckpointing = false
         public var seed: UInt64 = 42
         /// Full fine-tuning only: glob patterns over Hugging Face parameter names ("model.layers.*.mlp.*").
         public var trainable = ["*"]

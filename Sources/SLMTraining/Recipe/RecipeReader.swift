@@ -108,6 +108,7 @@ enum RecipeReader {
         s.number("adam_beta2", &train.adamBeta2, .from(0, below: 1))
         s.number("adam_eps", &train.adamEps, .above(0))
         s.number("max_grad_norm", &train.maxGradNorm, .above(0))
+        s.bool("gradient_checkpointing", &train.gradientCheckpointing)
         s.seed("seed", &train.seed)
         s.strings("trainable", &train.trainable)
         s.int("threads", &train.threads, .atLeast(1))

@@ -39,6 +39,7 @@ public enum RecipeWriter {
             ("lr", "\(t.lr)"), ("schedule", t.schedule.rawValue), ("warmup_steps", "\(t.warmupSteps)"),
             ("weight_decay", "\(t.weightDecay)"), ("adam_beta1", "\(t.adamBeta1)"), ("adam_beta2", "\(t.adamBeta2)"),
             ("adam_eps", "\(t.adamEps)"), ("max_grad_norm", t.maxGradNorm.map { "\($0)" } ?? "null"),
+            ("gradient_checkpointing", "\(t.gradientCheckpointing)"),
             ("seed", "\(t.seed)"),
         ]
         if recipe.lora == nil { train.append(("trainable", "[\(t.trainable.map(quoted).joined(separator: ", "))]")) }

@@ -98,6 +98,7 @@ public final class Trainer {
         if saveInitialAdapter, state.step == 0 { try save(to: run.initialAdapter) }
         let metrics = try MetricsLog(path: run.metrics, keepingStepsThrough: resume ? state.step : nil)
         let schedule = LearningRateSchedule(train.schedule, peak: train.lr, warmupSteps: train.warmupSteps, totalSteps: totalSteps)
+        model.recomputesActivations = train.gradientCheckpointing
         let stepper = TrainingStep(model: model, trainable: trainable, optimizer: optimizer, maxGradNorm: train.maxGradNorm, seed: train.seed)
         stepper.distillation = recipe.distillation.map { ($0.lossHead, $0.topKTail) }
         var evaluations: [(Int, EvaluationResult)] = []
