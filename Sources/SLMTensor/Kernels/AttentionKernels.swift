@@ -466,26 +466,21 @@ enum AttentionKernels {
     @inline(__always)
     static func store(_ v: Vector, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vector.self) }
 
-    /// Largest of x[a..<e] (a < e); four SIMD4 accumulators stay in registers (`FastMath.max`'s
-    /// SIMD16 accumulator round-trips through the stack at the x86-64 baseline).
+    /// Largest of x[a..<e] (a < e); two SIMD8 (one AVX2 register each) accumulators.
     @inline(__always)
     static func rowMax(_ x: UnsafePointer<Float>, _ a: Int, _ e: Int) -> Float {
-        typealias V = SIMD4<Float>
-        var m0 = V(repeating: -.infinity), m1 = m0, m2 = m0, m3 = m0
-        var j = a
+        typealias V = SIMD8<Float>
         @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+        var m0 = V(repeating: -.infinity), m1 = m0
+        var j = a
         while j + 16 <= e {
-            let a = load(x + j), b = load(x + j + 4), c = load(x + j + 8), d = load(x + j + 12)
-            m0 = m0.replacing(with: a, where: a .> m0)
-            m1 = m1.replacing(with: b, where: b .> m1)
-            m2 = m2.replacing(with: c, where: c .> m2)
-            m3 = m3.replacing(with: d, where: d .> m3)
+            let u = load(x + j), w = load(x + j + 8)
+            m0 = m0.replacing(with: u, where: u .> m0)
+            m1 = m1.replacing(with: w, where: w .> m1)
             j += 16
         }
         m0 = m0.replacing(with: m1, where: m1 .> m0)
-        m2 = m2.replacing(with: m3, where: m3 .> m2)
-        m0 = m0.replacing(with: m2, where: m2 .> m0)
-        var best = max(max(m0[0], m0[1]), max(m0[2], m0[3]))
+        var best = m0.max()
         while j < e {
             best = max(best, x[j])
             j += 1
@@ -494,33 +489,28 @@ enum AttentionKernels {
     }
 
     /// x[j] = exp(x[j] − shift) for j in a..<e and 0 for the other columns below n, returning the
-    /// sum (four SIMD4 partial sums in a fixed order). x[j] − shift must be ≤ 0, as softmax arguments are.
+    /// sum (two SIMD8 partial sums in a fixed order). x[j] − shift must be ≤ 0, as softmax arguments are.
     @inline(__always)
     static func expRow(_ x: UnsafeMutablePointer<Float>, _ a: Int, _ e: Int, _ n: Int, shift: Float) -> Float {
-        typealias V = SIMD4<Float>
+        typealias V = SIMD8<Float>
         @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
         @inline(__always) func store(_ v: V, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self) }
         if a > 0 { x.update(repeating: 0, count: a) }
-        var s0 = V(), s1 = V(), s2 = V(), s3 = V()
+        var s0 = V(), s1 = V()
         var j = a
         while j + 16 <= e {
-            let p0 = expNonPositive(load(x + j) - shift), p1 = expNonPositive(load(x + j + 4) - shift)
-            let p2 = expNonPositive(load(x + j + 8) - shift), p3 = expNonPositive(load(x + j + 12) - shift)
+            let p0 = expNonPositive(load(x + j) - shift), p1 = expNonPositive(load(x + j + 8) - shift)
             store(p0, x + j)
-            store(p1, x + j + 4)
-            store(p2, x + j + 8)
-            store(p3, x + j + 12)
+            store(p1, x + j + 8)
             s0 += p0
             s1 += p1
-            s2 += p2
-            s3 += p3
             j += 16
         }
-        while j + 4 <= e {
+        while j + 8 <= e {
             let p = expNonPositive(load(x + j) - shift)
             store(p, x + j)
             s0 += p
-            j += 4
+            j += 8
         }
         if j < e {
             // Padding lanes hold `masked`, whose exp is exactly 0.
@@ -531,33 +521,33 @@ enum AttentionKernels {
             s1 += p
         }
         if e < n { (x + e).update(repeating: 0, count: n - e) }
-        let total = (s0 + s1) + (s2 + s3)
-        return (total[0] + total[2]) + (total[1] + total[3])
+        let total = s0 + s1
+        let half = total.lowHalf + total.highHalf
+        return (half[0] + half[2]) + (half[1] + half[3])
     }
 
-    /// exp(x) for x ≤ 0 (softmax arguments): `FastMath.exp`'s Cephes expf in SIMD4 steps, so that
-    /// four of them interleave in registers; exactly 0 below −87. The cut sits above FastMath's
-    /// −87.3 because exp there is subnormal, and every lane clamped to the cut (masked scores,
-    /// padding) would otherwise make a subnormal product, which costs a microcode assist.
+    /// exp(x) for x ≤ 0 (softmax arguments): `FastMath.exp`'s Cephes expf on one AVX2 register with
+    /// fused multiply-adds; exactly 0 below −87. The cut sits above FastMath's −87.3 because exp there
+    /// is subnormal, and every lane clamped to the cut (masked scores, padding) would otherwise make a
+    /// subnormal product, which costs a microcode assist.
     @inline(__always)
-    static func expNonPositive(_ x: SIMD4<Float>) -> SIMD4<Float> {
-        typealias V = SIMD4<Float>
+    static func expNonPositive(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        typealias V = SIMD8<Float>
         let lower: Float = -87
         let underflow = x .< lower
         let v = x.replacing(with: lower, where: underflow)
         // 1.5·2²³ rounds v·log2(e) to an integer kept in the low mantissa bits (see `FastMath.exp`).
-        let shifter: Float = 0x1.8p23
-        let shifted = v * 1.44269504088896341 + shifter
+        let shifter = V(repeating: 0x1.8p23)
+        let shifted = shifter.addingProduct(v, V(repeating: 1.44269504088896341))
         let n = shifted - shifter
-        let r = v - n * 0.693359375 + n * 2.12194440e-4
-        var p = V(repeating: 1.9875691500e-4)
-        p = p * r + 1.3981999507e-3
-        p = p * r + 8.3334519073e-3
-        p = p * r + 4.1665795894e-2
-        p = p * r + 1.6666665459e-1
-        p = p * r + 5.0000001201e-1
-        let y = p * r * r + r + 1
-        let bits = (unsafeBitCast(shifted, to: SIMD4<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
+        let r = v.addingProduct(n, V(repeating: -0.693359375)).addingProduct(n, V(repeating: 2.12194440e-4))
+        var p = V(repeating: 1.3981999507e-3).addingProduct(r, V(repeating: 1.9875691500e-4))
+        p = V(repeating: 8.3334519073e-3).addingProduct(p, r)
+        p = V(repeating: 4.1665795894e-2).addingProduct(p, r)
+        p = V(repeating: 1.6666665459e-1).addingProduct(p, r)
+        p = V(repeating: 5.0000001201e-1).addingProduct(p, r)
+        let y = (r + 1).addingProduct(p, r * r)
+        let bits = (unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
         return (y * unsafeBitCast(bits, to: V.self)).replacing(with: 0, where: underflow)
     }
 
