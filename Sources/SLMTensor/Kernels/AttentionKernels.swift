@@ -179,11 +179,11 @@ enum AttentionKernels {
             costs[item] = tiling.cost(b, qt * tile, min(shape.length, (qt + 1) * tile))
         }
         // Per worker: packed Q and O [g·tile × D], the score tile S [g·tile × keySpan], then m and l per row.
-        let perWorker = roundUp(2 * maxRows * d) + roundUp(maxRows * ldS) + 2 * roundUp(maxRows)
+        let perWorker = roundUp(2 * maxRows * d) + tileFloats(rows: maxRows, ldS: ldS) + 2 * roundUp(maxRows)
         onWorkers(costs, scratchPerWorker: perWorker) { range, scratch in
             let qp = scratch, op = qp + maxRows * d
             let s = scratch + roundUp(2 * maxRows * d)
-            let m = s + roundUp(maxRows * ldS), l = m + roundUp(maxRows)
+            let m = s + tileFloats(rows: maxRows, ldS: ldS), l = m + roundUp(maxRows)
             for item in range {
                 let qt = item % nQ, gi = item / nQ, hk = gi % shape.kvHeads, b = gi / shape.kvHeads
                 let r0 = qt * tile, br = min(tile, shape.length - r0), rows = g * br
@@ -279,7 +279,7 @@ enum AttentionKernels {
         let partLength = shape.length * d, partialStride = groups * parts * partLength
 
         // Per worker: packed Q, dO, dQ [g·tile × D]; P and dP/dS tiles [g·tile × keySpan]; lse and D per row.
-        let packed = roundUp(3 * maxRows * d), tiles = roundUp(maxRows * ldS)
+        let packed = roundUp(3 * maxRows * d), tiles = tileFloats(rows: maxRows, ldS: ldS)
         let perWorker = packed + 2 * tiles + 2 * roundUp(maxRows)
         let runs = itemUnits
         onWorkers(itemCosts, scratchPerWorker: perWorker) { range, scratch in
@@ -466,7 +466,9 @@ enum AttentionKernels {
     @inline(__always)
     static func store(_ v: Vector, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vector.self) }
 
-    /// Largest of x[a..<e] (a < e); two SIMD8 (one AVX2 register each) accumulators.
+    /// Largest of x[a..<e] (a < e); two SIMD8 (one AVX2 register each) accumulators. The last step
+    /// loads 8 floats and ignores those from e on: reads reach up to 7 floats past e, which
+    /// `AttentionKernels.tileFloats` keeps inside a score tile.
     @inline(__always)
     static func rowMax(_ x: UnsafePointer<Float>, _ a: Int, _ e: Int) -> Float {
         typealias V = SIMD8<Float>
@@ -479,17 +481,23 @@ enum AttentionKernels {
             m1 = m1.replacing(with: w, where: w .> m1)
             j += 16
         }
-        m0 = m0.replacing(with: m1, where: m1 .> m0)
-        var best = m0.max()
         while j < e {
-            best = max(best, x[j])
-            j += 1
+            let u = load(x + j).replacing(with: -.infinity, where: lanes .>= Float(e - j))
+            m1 = m1.replacing(with: u, where: u .> m1)
+            j += 8
         }
-        return best
+        m0 = m0.replacing(with: m1, where: m1 .> m0)
+        let half = m0.lowHalf.replacing(with: m0.highHalf, where: m0.highHalf .> m0.lowHalf)
+        return max(max(half[0], half[1]), max(half[2], half[3]))
     }
+
+    /// 0, 1, …, 7: lane numbers, to mask a row's last partial step (as floats: SIMD8<Int32>
+    /// comparisons are made lane by lane through the stack).
+    static var lanes: SIMD8<Float> { SIMD8(0, 1, 2, 3, 4, 5, 6, 7) }
 
     /// x[j] = exp(x[j] − shift) for j in a..<e and 0 for the other columns below n, returning the
     /// sum (two SIMD8 partial sums in a fixed order). x[j] − shift must be ≤ 0, as softmax arguments are.
+    /// Like `rowMax`, the last step reads and rewrites up to 7 floats past e, unchanged.
     @inline(__always)
     static func expRow(_ x: UnsafeMutablePointer<Float>, _ a: Int, _ e: Int, _ n: Int, shift: Float) -> Float {
         typealias V = SIMD8<Float>
@@ -506,19 +514,13 @@ enum AttentionKernels {
             s1 += p1
             j += 16
         }
-        while j + 8 <= e {
-            let p = expNonPositive(load(x + j) - shift)
-            store(p, x + j)
-            s0 += p
-            j += 8
-        }
-        if j < e {
-            // Padding lanes hold `masked`, whose exp is exactly 0.
-            var tail = V(repeating: AttentionTiling.masked)
-            for l in 0..<(e - j) { tail[l] = x[j + l] }
-            let p = expNonPositive(tail - shift)
-            for l in 0..<(e - j) { x[j + l] = p[l] }
+        while j < e {
+            // Lanes from e on are read as `masked` (exp exactly 0) and written back unchanged.
+            let u = load(x + j), past = lanes .>= Float(e - j)
+            let p = expNonPositive(u.replacing(with: AttentionTiling.masked, where: past) - shift)
+            store(p.replacing(with: u, where: past), x + j)
             s1 += p
+            j += 8
         }
         if e < n { (x + e).update(repeating: 0, count: n - e) }
         let total = s0 + s1
@@ -590,6 +592,10 @@ enum AttentionKernels {
     static func scaleRow(_ x: UnsafeMutablePointer<Float>, _ n: Int, by s: Float) {
         for j in 0..<n { x[j] *= s }
     }
+
+    /// Floats of a score tile of `rows` rows `ldS` apart, with room for the 8-float steps of `rowMax`
+    /// and `expRow` that read past a row's last column.
+    static func tileFloats(rows: Int, ldS: Int) -> Int { roundUp(rows * ldS + 8) }
 
     /// Floats rounded up to a 64-byte multiple, so workers' scratch never shares a cache line.
     static func roundUp(_ n: Int) -> Int { (n + 15) / 16 * 16 }
