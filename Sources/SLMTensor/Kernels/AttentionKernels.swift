@@ -1,5 +1,6 @@
 import CBLAS
 import Foundation
+import Synchronization
 
 /// Sizes of one attention call and the offsets of a head's rows in the
 /// [B, T, H, D] layouts: q, out, dq are [B, T, Hq, D]; k, v, dk, dv are
@@ -151,10 +152,10 @@ struct AttentionTiling {
 /// FlashAttention-2 forward and backward on OpenBLAS tiles, the query heads of a kv head stacked.
 ///
 /// Work is split into (b, kv head, query tile) items (forward) or (b, kv head, part)
-/// items (backward), spread over `Parallel.threads` workers by a static plan that
-/// depends only on the shapes, the mask and the thread count; every output
-/// element is written by one item in a fixed order, so results are bitwise
-/// reproducible. OpenBLAS runs single-threaded inside the region (each worker
+/// items (backward), which `Parallel.threads` workers claim one at a time, costliest
+/// first. The items depend only on the shapes, the mask and the thread count; every
+/// output element is written by one item in a fixed order, whichever worker runs it,
+/// so results are bitwise reproducible. OpenBLAS runs single-threaded inside the region (each worker
 /// calls it for its own tiles) and is restored to `Parallel.threads` after.
 ///
 /// Per span, a tile's score rows go through one fused pass each: the mask as a range of
@@ -180,66 +181,64 @@ enum AttentionKernels {
         }
         // Per worker: packed Q and O [g·tile × D], the score tile S [g·tile × keySpan], then m and l per row.
         let perWorker = roundUp(2 * maxRows * d) + tileFloats(rows: maxRows, ldS: ldS) + 2 * roundUp(maxRows)
-        onWorkers(costs, scratchPerWorker: perWorker) { range, scratch in
+        onWorkersClaiming(costs, scratchPerWorker: perWorker) { item, scratch in
             let qp = scratch, op = qp + maxRows * d
             let s = scratch + roundUp(2 * maxRows * d)
             let m = s + tileFloats(rows: maxRows, ldS: ldS), l = m + roundUp(maxRows)
-            for item in range {
-                let qt = item % nQ, gi = item / nQ, hk = gi % shape.kvHeads, b = gi / shape.kvHeads
-                let r0 = qt * tile, br = min(tile, shape.length - r0), rows = g * br
-                for p in 0..<br {
-                    (qp + p * g * d).update(from: q + shape.qOffset(b, r0 + p, hk * g), count: g * d)
-                }
-                var top = true
-                tiling.forEachKeySpan(b, r0, r0 + br) { c0, c1 in
-                    // Keys below the diagonal tile, computed for every row as one block.
-                    let below = (top ? r0 : c1) - c0
-                    let kj = k + shape.kvOffset(b, c0, hk), vj = v + shape.kvOffset(b, c0, hk)
-                    // S = scale · Q Kᵀ   [rows × (below + diagonal staircase)]
-                    scores(qp, kj, k + shape.kvOffset(b, r0, hk), below: below, top: top, br: br, g: g, d: d, ldkv: ldkv,
-                           alpha: scale, c: s, ldc: ldS)
-                    // P = exp(S − m_new), l = α·l + Σ P, O = α·O
-                    for r in 0..<rows {
-                        let i = r0 + r / g, row = s + r * ldS
-                        let n = top ? below + diagonalColumns(i - r0, br) : below
-                        let (a, e) = tiling.visibleRange(row, b, i, c0, c1)
-                        guard a < e else {
-                            row.update(repeating: 0, count: n)
-                            continue
-                        }
-                        let mNew = top ? rowMax(row, a, e) : max(m[r], rowMax(row, a, e))
-                        let sum = expRow(row, a, e, n, shift: mNew)
-                        if top {
-                            l[r] = sum
-                        } else {
-                            let alpha = Foundation.exp(m[r] - mNew)
-                            l[r] = l[r] * alpha + sum
-                            if alpha != 1 { scaleRow(op + r * d, d, by: alpha) }
-                        }
-                        m[r] = mNew
-                    }
-                    // O += P V   [rows × D]; the top span's staircase writes every row first.
-                    if top {
-                        forEachRowBlock(br) { pb, positions, cols in
-                            Gemm.sgemm(
-                                transA: false, transB: false, m: g * positions, n: d, k: cols,
-                                a: s + pb * g * ldS + below, lda: ldS, b: v + shape.kvOffset(b, r0, hk), ldb: ldkv,
-                                c: op + pb * g * d, ldc: d)
-                        }
-                    }
-                    if below > 0 {
-                        Gemm.sgemm(
-                            transA: false, transB: false, m: rows, n: d, k: below,
-                            a: s, lda: ldS, b: vj, ldb: ldkv, beta: 1, c: op, ldc: d)
-                    }
-                    top = false
-                }
+            let qt = item % nQ, gi = item / nQ, hk = gi % shape.kvHeads, b = gi / shape.kvHeads
+            let r0 = qt * tile, br = min(tile, shape.length - r0), rows = g * br
+            for p in 0..<br {
+                (qp + p * g * d).update(from: q + shape.qOffset(b, r0 + p, hk * g), count: g * d)
+            }
+            var top = true
+            tiling.forEachKeySpan(b, r0, r0 + br) { c0, c1 in
+                // Keys below the diagonal tile, computed for every row as one block.
+                let below = (top ? r0 : c1) - c0
+                let kj = k + shape.kvOffset(b, c0, hk), vj = v + shape.kvOffset(b, c0, hk)
+                // S = scale · Q Kᵀ   [rows × (below + diagonal staircase)]
+                scores(qp, kj, k + shape.kvOffset(b, r0, hk), below: below, top: top, br: br, g: g, d: d, ldkv: ldkv,
+                       alpha: scale, c: s, ldc: ldS)
+                // P = exp(S − m_new), l = α·l + Σ P, O = α·O
                 for r in 0..<rows {
-                    let p = r / g, h = hk * g + r % g
-                    let o = out + shape.qOffset(b, r0 + p, h), src = op + r * d, inv = 1 / l[r]
-                    for j in 0..<d { o[j] = src[j] * inv }
-                    lse[shape.row(b, r0 + p, h)] = m[r] + Foundation.log(l[r])
+                    let i = r0 + r / g, row = s + r * ldS
+                    let n = top ? below + diagonalColumns(i - r0, br) : below
+                    let (a, e) = tiling.visibleRange(row, b, i, c0, c1)
+                    guard a < e else {
+                        row.update(repeating: 0, count: n)
+                        continue
+                    }
+                    let mNew = top ? rowMax(row, a, e) : max(m[r], rowMax(row, a, e))
+                    let sum = expRow(row, a, e, n, shift: mNew)
+                    if top {
+                        l[r] = sum
+                    } else {
+                        let alpha = Foundation.exp(m[r] - mNew)
+                        l[r] = l[r] * alpha + sum
+                        if alpha != 1 { scaleRow(op + r * d, d, by: alpha) }
+                    }
+                    m[r] = mNew
                 }
+                // O += P V   [rows × D]; the top span's staircase writes every row first.
+                if top {
+                    forEachRowBlock(br) { pb, positions, cols in
+                        Gemm.sgemm(
+                            transA: false, transB: false, m: g * positions, n: d, k: cols,
+                            a: s + pb * g * ldS + below, lda: ldS, b: v + shape.kvOffset(b, r0, hk), ldb: ldkv,
+                            c: op + pb * g * d, ldc: d)
+                    }
+                }
+                if below > 0 {
+                    Gemm.sgemm(
+                        transA: false, transB: false, m: rows, n: d, k: below,
+                        a: s, lda: ldS, b: vj, ldb: ldkv, beta: 1, c: op, ldc: d)
+                }
+                top = false
+            }
+            for r in 0..<rows {
+                let p = r / g, h = hk * g + r % g
+                let o = out + shape.qOffset(b, r0 + p, h), src = op + r * d, inv = 1 / l[r]
+                for j in 0..<d { o[j] = src[j] * inv }
+                lse[shape.row(b, r0 + p, h)] = m[r] + Foundation.log(l[r])
             }
         }
     }
@@ -282,93 +281,91 @@ enum AttentionKernels {
         let packed = roundUp(3 * maxRows * d), tiles = tileFloats(rows: maxRows, ldS: ldS)
         let perWorker = packed + 2 * tiles + 2 * roundUp(maxRows)
         let runs = itemUnits
-        onWorkers(itemCosts, scratchPerWorker: perWorker) { range, scratch in
+        onWorkersClaiming(itemCosts, scratchPerWorker: perWorker) { item, scratch in
             let qp = scratch, dop = qp + maxRows * d, dqp = dop + maxRows * d
             let p = scratch + packed, ds = p + tiles
             let rowLse = ds + tiles, rowDelta = rowLse + roundUp(maxRows)
-            for item in range {
-                let gi = item / parts, b = gi / shape.kvHeads, hk = gi % shape.kvHeads
-                // Where this item's dk, dv rows go: the outputs themselves, or its private buffers.
-                let dkBase: UnsafeMutablePointer<Float>?, dvBase: UnsafeMutablePointer<Float>?, ldOut: Int
-                if let partial {
-                    dkBase = dk.map { _ in partial.data + item * partLength }
-                    dvBase = dv.map { _ in partial.data + partialStride + item * partLength }
-                    ldOut = d
-                } else {
-                    dkBase = dk.map { $0 + shape.kvOffset(b, 0, hk) }
-                    dvBase = dv.map { $0 + shape.kvOffset(b, 0, hk) }
-                    ldOut = ldkv
+            let gi = item / parts, b = gi / shape.kvHeads, hk = gi % shape.kvHeads
+            // Where this item's dk, dv rows go: the outputs themselves, or its private buffers.
+            let dkBase: UnsafeMutablePointer<Float>?, dvBase: UnsafeMutablePointer<Float>?, ldOut: Int
+            if let partial {
+                dkBase = dk.map { _ in partial.data + item * partLength }
+                dvBase = dv.map { _ in partial.data + partialStride + item * partLength }
+                ldOut = d
+            } else {
+                dkBase = dk.map { $0 + shape.kvOffset(b, 0, hk) }
+                dvBase = dv.map { $0 + shape.kvOffset(b, 0, hk) }
+                ldOut = ldkv
+            }
+            for t in 0..<shape.length {
+                dkBase?.advanced(by: t * ldOut).update(repeating: 0, count: d)
+                dvBase?.advanced(by: t * ldOut).update(repeating: 0, count: d)
+            }
+            for qt in runs[item] {
+                let r0 = qt * tile, br = min(tile, shape.length - r0), rows = g * br
+                // Pack Q and dO; D = Σ dO ⊙ O and lse per row.
+                for r in 0..<rows {
+                    let pos = r0 + r / g, h = hk * g + r % g, at = shape.qOffset(b, pos, h)
+                    (qp + r * d).update(from: q + at, count: d)
+                    (dop + r * d).update(from: gradOut + at, count: d)
+                    rowDelta[r] = dot(out + at, gradOut + at, d)
+                    rowLse[r] = lse[shape.row(b, pos, h)]
                 }
-                for t in 0..<shape.length {
-                    dkBase?.advanced(by: t * ldOut).update(repeating: 0, count: d)
-                    dvBase?.advanced(by: t * ldOut).update(repeating: 0, count: d)
-                }
-                for qt in runs[item] {
-                    let r0 = qt * tile, br = min(tile, shape.length - r0), rows = g * br
-                    // Pack Q and dO; D = Σ dO ⊙ O and lse per row.
+                var top = true
+                tiling.forEachKeySpan(b, r0, r0 + br) { c0, c1 in
+                    defer { top = false }
+                    let below = (top ? r0 : c1) - c0
+                    let kj = k + shape.kvOffset(b, c0, hk), vj = v + shape.kvOffset(b, c0, hk)
+                    let kd = k + shape.kvOffset(b, r0, hk), vd = v + shape.kvOffset(b, r0, hk)
+                    // P = exp(scale · Q Kᵀ − lse)   [rows × (below + diagonal staircase)]
+                    scores(qp, kj, kd, below: below, top: top, br: br, g: g, d: d, ldkv: ldkv, alpha: scale, c: p, ldc: ldS)
                     for r in 0..<rows {
-                        let pos = r0 + r / g, h = hk * g + r % g, at = shape.qOffset(b, pos, h)
-                        (qp + r * d).update(from: q + at, count: d)
-                        (dop + r * d).update(from: gradOut + at, count: d)
-                        rowDelta[r] = dot(out + at, gradOut + at, d)
-                        rowLse[r] = lse[shape.row(b, pos, h)]
+                        let i = r0 + r / g, row = p + r * ldS
+                        let n = top ? below + diagonalColumns(i - r0, br) : below
+                        let (a, e) = tiling.visibleRange(row, b, i, c0, c1)
+                        if a < e {
+                            _ = expRow(row, a, e, n, shift: rowLse[r])
+                        } else {
+                            row.update(repeating: 0, count: n)
+                        }
                     }
-                    var top = true
-                    tiling.forEachKeySpan(b, r0, r0 + br) { c0, c1 in
-                        defer { top = false }
-                        let below = (top ? r0 : c1) - c0
-                        let kj = k + shape.kvOffset(b, c0, hk), vj = v + shape.kvOffset(b, c0, hk)
-                        let kd = k + shape.kvOffset(b, r0, hk), vd = v + shape.kvOffset(b, r0, hk)
-                        // P = exp(scale · Q Kᵀ − lse)   [rows × (below + diagonal staircase)]
-                        scores(qp, kj, kd, below: below, top: top, br: br, g: g, d: d, ldkv: ldkv, alpha: scale, c: p, ldc: ldS)
-                        for r in 0..<rows {
-                            let i = r0 + r / g, row = p + r * ldS
-                            let n = top ? below + diagonalColumns(i - r0, br) : below
-                            let (a, e) = tiling.visibleRange(row, b, i, c0, c1)
-                            if a < e {
-                                _ = expRow(row, a, e, n, shift: rowLse[r])
-                            } else {
-                                row.update(repeating: 0, count: n)
-                            }
-                        }
-                        // dV += Pᵀ dO   [keys × D]
-                        if let dvBase {
-                            keysTimesRows(p, dop, below: below, top: top, br: br, g: g, d: d, ldS: ldS, alpha: 1,
-                                          c: dvBase + c0 * ldOut, ldc: ldOut)
-                        }
-                        guard dq != nil || dkBase != nil else { return }
-                        // dS = P ⊙ (dO Vᵀ − D)   [rows × (below + diagonal staircase)]
-                        scores(dop, vj, vd, below: below, top: top, br: br, g: g, d: d, ldkv: ldkv, alpha: 1, c: ds, ldc: ldS)
-                        for r in 0..<rows {
-                            let n = top ? below + diagonalColumns(r / g, br) : below
-                            softmaxGradRow(p + r * ldS, ds + r * ldS, n, rowDelta[r])
-                        }
-                        // dQ += scale · dS K   [rows × D]; the top span's staircase writes every row first.
-                        if dq != nil {
-                            if top {
-                                forEachRowBlock(br) { pb, positions, cols in
-                                    Gemm.sgemm(
-                                        transA: false, transB: false, m: g * positions, n: d, k: cols, alpha: scale,
-                                        a: ds + pb * g * ldS + below, lda: ldS, b: kd, ldb: ldkv,
-                                        c: dqp + pb * g * d, ldc: d)
-                                }
-                            }
-                            if below > 0 {
+                    // dV += Pᵀ dO   [keys × D]
+                    if let dvBase {
+                        keysTimesRows(p, dop, below: below, top: top, br: br, g: g, d: d, ldS: ldS, alpha: 1,
+                                      c: dvBase + c0 * ldOut, ldc: ldOut)
+                    }
+                    guard dq != nil || dkBase != nil else { return }
+                    // dS = P ⊙ (dO Vᵀ − D)   [rows × (below + diagonal staircase)]
+                    scores(dop, vj, vd, below: below, top: top, br: br, g: g, d: d, ldkv: ldkv, alpha: 1, c: ds, ldc: ldS)
+                    for r in 0..<rows {
+                        let n = top ? below + diagonalColumns(r / g, br) : below
+                        softmaxGradRow(p + r * ldS, ds + r * ldS, n, rowDelta[r])
+                    }
+                    // dQ += scale · dS K   [rows × D]; the top span's staircase writes every row first.
+                    if dq != nil {
+                        if top {
+                            forEachRowBlock(br) { pb, positions, cols in
                                 Gemm.sgemm(
-                                    transA: false, transB: false, m: rows, n: d, k: below, alpha: scale,
-                                    a: ds, lda: ldS, b: kj, ldb: ldkv, beta: 1, c: dqp, ldc: d)
+                                    transA: false, transB: false, m: g * positions, n: d, k: cols, alpha: scale,
+                                    a: ds + pb * g * ldS + below, lda: ldS, b: kd, ldb: ldkv,
+                                    c: dqp + pb * g * d, ldc: d)
                             }
                         }
-                        // dK += scale · dSᵀ Q   [keys × D]
-                        if let dkBase {
-                            keysTimesRows(ds, qp, below: below, top: top, br: br, g: g, d: d, ldS: ldS, alpha: scale,
-                                          c: dkBase + c0 * ldOut, ldc: ldOut)
+                        if below > 0 {
+                            Gemm.sgemm(
+                                transA: false, transB: false, m: rows, n: d, k: below, alpha: scale,
+                                a: ds, lda: ldS, b: kj, ldb: ldkv, beta: 1, c: dqp, ldc: d)
                         }
                     }
-                    if let dq {
-                        for r in 0..<rows {
-                            (dq + shape.qOffset(b, r0 + r / g, hk * g + r % g)).update(from: dqp + r * d, count: d)
-                        }
+                    // dK += scale · dSᵀ Q   [keys × D]
+                    if let dkBase {
+                        keysTimesRows(ds, qp, below: below, top: top, br: br, g: g, d: d, ldS: ldS, alpha: scale,
+                                      c: dkBase + c0 * ldOut, ldc: ldOut)
+                    }
+                }
+                if let dq {
+                    for r in 0..<rows {
+                        (dq + shape.qOffset(b, r0 + r / g, hk * g + r % g)).update(from: dqp + r * d, count: d)
                     }
                 }
             }
@@ -612,6 +609,29 @@ enum AttentionKernels {
         let base = scratch.data
         if workers > 1 { openblas_set_num_threads(1) }
         Parallel.forEach(workers) { w in body(runs[w], base + w * scratchPerWorker) }
+        if workers > 1 { openblas_set_num_threads(Int32(Parallel.threads)) }
+    }
+
+    /// Runs `body(item, scratch)` for every item on `Parallel.threads` workers, each with its own
+    /// `scratchPerWorker` floats; OpenBLAS is single-threaded meanwhile. Workers claim items one at
+    /// a time, costliest first, so a worker the OS delays leaves its share to the others; which
+    /// worker runs an item does not change what the item computes.
+    static func onWorkersClaiming(
+        _ costs: [Int], scratchPerWorker: Int, _ body: (Int, UnsafeMutablePointer<Float>) -> Void
+    ) {
+        let workers = min(Parallel.threads, max(costs.count, 1))
+        let order = costs.indices.sorted { costs[$0] != costs[$1] ? costs[$0] > costs[$1] : $0 < $1 }
+        let scratch = Tensor(uninitialized: [workers, scratchPerWorker])
+        let base = scratch.data
+        let next = Atomic<Int>(0)
+        if workers > 1 { openblas_set_num_threads(1) }
+        Parallel.forEach(workers) { w in
+            while true {
+                let claimed = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                guard claimed < order.count else { return }
+                body(order[claimed], base + w * scratchPerWorker)
+            }
+        }
         if workers > 1 { openblas_set_num_threads(Int32(Parallel.threads)) }
     }
 
