@@ -155,8 +155,8 @@ struct AttentionTiling {
 /// items (backward), which `Parallel.threads` workers claim one at a time, costliest
 /// first. The items depend only on the shapes, the mask and the thread count; every
 /// output element is written by one item in a fixed order, whichever worker runs it,
-/// so results are bitwise reproducible. OpenBLAS runs single-threaded inside the region (each worker
-/// calls it for its own tiles) and is restored to `Parallel.threads` after.
+/// so results are bitwise reproducible. OpenBLAS runs single-threaded inside the region
+/// (each worker calls it for its own tiles) and is restored to `Parallel.threads` after.
 ///
 /// Per span, a tile's score rows go through one fused pass each: the mask as a range of
 /// visible columns (segments only add element-wise work where a row's range spans several
