@@ -8,13 +8,17 @@ public enum StepBenchmark {
         public let label: String
         public let seconds: Double
         public let matmulSeconds: Double
-        public let matmulFlops: Double
+        /// The FLOPs the rate counts: every sgemm's 2·M·N·K, or the useful FLOPs the caller gave.
+        public let flops: Double
+        /// How `flops` was counted, printed under the figure; nil for 2·M·N·K over the sgemm calls.
+        public var flopsCounted: String?
         public var otherShare: Double { max(0, seconds - matmulSeconds) / seconds }
-        public var gflops: Double { matmulFlops / seconds / 1e9 }
+        public var gflops: Double { flops / seconds / 1e9 }
     }
 
-    /// The median run of `body` (after a warm-up that fills the buffer pool), with its sgemm counters.
-    static func profile(_ label: String, runs: Int, _ body: () throws -> Void) throws -> Row {
+    /// The median run of `body` (after a warm-up that fills the buffer pool), with its sgemm counters;
+    /// its rate counts `usefulFlops` when given, else the FLOPs of the sgemm calls.
+    static func profile(_ label: String, runs: Int, usefulFlops: Double? = nil, _ body: () throws -> Void) throws -> Row {
         try body()
         var rows: [Row] = []
         for _ in 0..<runs {
@@ -22,7 +26,7 @@ public enum StepBenchmark {
             Gemm.profiling = true
             defer { Gemm.profiling = false }
             let elapsed = try seconds(body)
-            rows.append(Row(label: label, seconds: elapsed, matmulSeconds: Gemm.seconds, matmulFlops: Gemm.flops))
+            rows.append(Row(label: label, seconds: elapsed, matmulSeconds: Gemm.seconds, flops: usefulFlops ?? Gemm.flops))
         }
         return rows.sorted { $0.seconds < $1.seconds }[rows.count / 2]
     }
@@ -42,16 +46,30 @@ public enum StepBenchmark {
         }
     }
 
+    /// Fused causal attention; its rate counts only the useful FLOPs (`causalAttentionFlops`).
     public static func attention(batch: Int = 4, sequence: Int = 256, runs: Int) throws -> Row {
         let config = try DecoderLayerConfig.smolLM2_135M()
+        let flops = causalAttentionFlops(batch: batch, sequence: sequence, queryHeads: config.heads, headDim: config.headDim)
         let q = Tensor.uniform([batch, sequence, config.heads, config.headDim], seed: 1, requiresGrad: true)
         let k = Tensor.uniform([batch, sequence, config.kvHeads, config.headDim], seed: 2, requiresGrad: true)
         let v = Tensor.uniform([batch, sequence, config.kvHeads, config.headDim], seed: 3, requiresGrad: true)
         let seed = Tensor.uniform(q.shape, seed: 4)
-        return try profile("attention fwd+bwd", runs: runs) {
+        var row = try profile("attention fwd+bwd", runs: runs, usefulFlops: flops) {
             [q, k, v].forEach { $0.zeroGrad() }
             try Tensor.causalAttention(q: q, k: k, v: v, scale: 0.125).backward(seed: seed)
         }
+        row.flopsCounted = "useful FLOPs only: 2·D per visible (query, key) pair and head, T(T+1)/2 pairs per sequence, "
+            + "for 7 products (forward Q·Kᵀ, P·V; backward Q·Kᵀ recomputed, dO·Vᵀ, Pᵀ·dO, dS·K, dSᵀ·Q); "
+            + "masked scores the kernel computes anyway are not counted"
+        return row
+    }
+
+    /// Useful FLOPs of causal attention forward+backward over `batch` sequences of `sequence` tokens:
+    /// each of the 7 products (forward Q·Kᵀ and P·V; backward Q·Kᵀ again, as FlashAttention recomputes
+    /// it, dO·Vᵀ, Pᵀ·dO, dS·K and dSᵀ·Q) costs 2·D per visible (query, key) pair and query head.
+    public static func causalAttentionFlops(batch: Int, sequence: Int, queryHeads: Int, headDim: Int) -> Double {
+        let pairs = Double(sequence) * Double(sequence + 1) / 2
+        return 7 * 2 * Double(headDim) * pairs * Double(batch * queryHeads)
     }
 
     /// Cross-entropy head over SmolLM2's 49,152-token vocabulary with the tied embedding frozen.

@@ -80,6 +80,7 @@ struct Bench: ParsableCommand {
             print(String(format: "%-44@ %7.1f ms  matmul %7.1f ms  other %5.1f%%  %6.1f GFLOP/s  %5.1f%% of peak",
                          row.label, row.seconds * 1e3, row.matmulSeconds * 1e3, 100 * row.otherShare,
                          row.gflops, 100 * row.gflops / peak.gflops))
+            if let counted = row.flopsCounted { print("  (\(row.label): GFLOP/s count \(counted))") }
         }
         if parts.contains(.teacherCache) { try teacherCache() }
         if parts.contains(.generate) {

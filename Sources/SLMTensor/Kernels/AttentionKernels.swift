@@ -1,5 +1,6 @@
 import CBLAS
 import Foundation
+import Synchronization
 
 /// Sizes of one attention call and the offsets of a head's rows in the
 /// [B, T, H, D] layouts: q, out, dq are [B, T, Hq, D]; k, v, dk, dv are
@@ -151,11 +152,11 @@ struct AttentionTiling {
 /// FlashAttention-2 forward and backward on OpenBLAS tiles, the query heads of a kv head stacked.
 ///
 /// Work is split into (b, kv head, query tile) items (forward) or (b, kv head, part)
-/// items (backward), spread over `Parallel.threads` workers by a static plan that
-/// depends only on the shapes, the mask and the thread count; every output
-/// element is written by one item in a fixed order, so results are bitwise
-/// reproducible. OpenBLAS runs single-threaded inside the region (each worker
-/// calls it for its own tiles) and is restored to `Parallel.threads` after.
+/// items (backward), which `Parallel.threads` workers claim one at a time, costliest
+/// first. The items depend only on the shapes, the mask and the thread count; every
+/// output element is written by one item in a fixed order, whichever worker runs it,
+/// so results are bitwise reproducible. OpenBLAS runs single-threaded inside the region
+/// (each worker calls it for its own tiles) and is restored to `Parallel.threads` after.
 ///
 /// Per span, a tile's score rows go through one fused pass each: the mask as a range of
 /// visible columns (segments only add element-wise work where a row's range spans several
@@ -179,67 +180,65 @@ enum AttentionKernels {
             costs[item] = tiling.cost(b, qt * tile, min(shape.length, (qt + 1) * tile))
         }
         // Per worker: packed Q and O [g·tile × D], the score tile S [g·tile × keySpan], then m and l per row.
-        let perWorker = roundUp(2 * maxRows * d) + roundUp(maxRows * ldS) + 2 * roundUp(maxRows)
-        onWorkers(costs, scratchPerWorker: perWorker) { range, scratch in
+        let perWorker = roundUp(2 * maxRows * d) + tileFloats(rows: maxRows, ldS: ldS) + 2 * roundUp(maxRows)
+        onWorkersClaiming(costs, scratchPerWorker: perWorker) { item, scratch in
             let qp = scratch, op = qp + maxRows * d
             let s = scratch + roundUp(2 * maxRows * d)
-            let m = s + roundUp(maxRows * ldS), l = m + roundUp(maxRows)
-            for item in range {
-                let qt = item % nQ, gi = item / nQ, hk = gi % shape.kvHeads, b = gi / shape.kvHeads
-                let r0 = qt * tile, br = min(tile, shape.length - r0), rows = g * br
-                for p in 0..<br {
-                    (qp + p * g * d).update(from: q + shape.qOffset(b, r0 + p, hk * g), count: g * d)
-                }
-                var top = true
-                tiling.forEachKeySpan(b, r0, r0 + br) { c0, c1 in
-                    // Keys below the diagonal tile, computed for every row as one block.
-                    let below = (top ? r0 : c1) - c0
-                    let kj = k + shape.kvOffset(b, c0, hk), vj = v + shape.kvOffset(b, c0, hk)
-                    // S = scale · Q Kᵀ   [rows × (below + diagonal staircase)]
-                    scores(qp, kj, k + shape.kvOffset(b, r0, hk), below: below, top: top, br: br, g: g, d: d, ldkv: ldkv,
-                           alpha: scale, c: s, ldc: ldS)
-                    // P = exp(S − m_new), l = α·l + Σ P, O = α·O
-                    for r in 0..<rows {
-                        let i = r0 + r / g, row = s + r * ldS
-                        let n = top ? below + diagonalColumns(i - r0, br) : below
-                        let (a, e) = tiling.visibleRange(row, b, i, c0, c1)
-                        guard a < e else {
-                            row.update(repeating: 0, count: n)
-                            continue
-                        }
-                        let mNew = top ? rowMax(row, a, e) : max(m[r], rowMax(row, a, e))
-                        let sum = expRow(row, a, e, n, shift: mNew)
-                        if top {
-                            l[r] = sum
-                        } else {
-                            let alpha = Foundation.exp(m[r] - mNew)
-                            l[r] = l[r] * alpha + sum
-                            if alpha != 1 { scaleRow(op + r * d, d, by: alpha) }
-                        }
-                        m[r] = mNew
-                    }
-                    // O += P V   [rows × D]; the top span's staircase writes every row first.
-                    if top {
-                        forEachRowBlock(br) { pb, positions, cols in
-                            Gemm.sgemm(
-                                transA: false, transB: false, m: g * positions, n: d, k: cols,
-                                a: s + pb * g * ldS + below, lda: ldS, b: v + shape.kvOffset(b, r0, hk), ldb: ldkv,
-                                c: op + pb * g * d, ldc: d)
-                        }
-                    }
-                    if below > 0 {
-                        Gemm.sgemm(
-                            transA: false, transB: false, m: rows, n: d, k: below,
-                            a: s, lda: ldS, b: vj, ldb: ldkv, beta: 1, c: op, ldc: d)
-                    }
-                    top = false
-                }
+            let m = s + tileFloats(rows: maxRows, ldS: ldS), l = m + roundUp(maxRows)
+            let qt = item % nQ, gi = item / nQ, hk = gi % shape.kvHeads, b = gi / shape.kvHeads
+            let r0 = qt * tile, br = min(tile, shape.length - r0), rows = g * br
+            for p in 0..<br {
+                (qp + p * g * d).update(from: q + shape.qOffset(b, r0 + p, hk * g), count: g * d)
+            }
+            var top = true
+            tiling.forEachKeySpan(b, r0, r0 + br) { c0, c1 in
+                // Keys below the diagonal tile, computed for every row as one block.
+                let below = (top ? r0 : c1) - c0
+                let kj = k + shape.kvOffset(b, c0, hk), vj = v + shape.kvOffset(b, c0, hk)
+                // S = scale · Q Kᵀ   [rows × (below + diagonal staircase)]
+                scores(qp, kj, k + shape.kvOffset(b, r0, hk), below: below, top: top, br: br, g: g, d: d, ldkv: ldkv,
+                       alpha: scale, c: s, ldc: ldS)
+                // P = exp(S − m_new), l = α·l + Σ P, O = α·O
                 for r in 0..<rows {
-                    let p = r / g, h = hk * g + r % g
-                    let o = out + shape.qOffset(b, r0 + p, h), src = op + r * d, inv = 1 / l[r]
-                    for j in 0..<d { o[j] = src[j] * inv }
-                    lse[shape.row(b, r0 + p, h)] = m[r] + Foundation.log(l[r])
+                    let i = r0 + r / g, row = s + r * ldS
+                    let n = top ? below + diagonalColumns(i - r0, br) : below
+                    let (a, e) = tiling.visibleRange(row, b, i, c0, c1)
+                    guard a < e else {
+                        row.update(repeating: 0, count: n)
+                        continue
+                    }
+                    let mNew = top ? rowMax(row, a, e) : max(m[r], rowMax(row, a, e))
+                    let sum = expRow(row, a, e, n, shift: mNew)
+                    if top {
+                        l[r] = sum
+                    } else {
+                        let alpha = Foundation.exp(m[r] - mNew)
+                        l[r] = l[r] * alpha + sum
+                        if alpha != 1 { scaleRow(op + r * d, d, by: alpha) }
+                    }
+                    m[r] = mNew
                 }
+                // O += P V   [rows × D]; the top span's staircase writes every row first.
+                if top {
+                    forEachRowBlock(br) { pb, positions, cols in
+                        Gemm.sgemm(
+                            transA: false, transB: false, m: g * positions, n: d, k: cols,
+                            a: s + pb * g * ldS + below, lda: ldS, b: v + shape.kvOffset(b, r0, hk), ldb: ldkv,
+                            c: op + pb * g * d, ldc: d)
+                    }
+                }
+                if below > 0 {
+                    Gemm.sgemm(
+                        transA: false, transB: false, m: rows, n: d, k: below,
+                        a: s, lda: ldS, b: vj, ldb: ldkv, beta: 1, c: op, ldc: d)
+                }
+                top = false
+            }
+            for r in 0..<rows {
+                let p = r / g, h = hk * g + r % g
+                let o = out + shape.qOffset(b, r0 + p, h), src = op + r * d, inv = 1 / l[r]
+                for j in 0..<d { o[j] = src[j] * inv }
+                lse[shape.row(b, r0 + p, h)] = m[r] + Foundation.log(l[r])
             }
         }
     }
@@ -279,96 +278,94 @@ enum AttentionKernels {
         let partLength = shape.length * d, partialStride = groups * parts * partLength
 
         // Per worker: packed Q, dO, dQ [g·tile × D]; P and dP/dS tiles [g·tile × keySpan]; lse and D per row.
-        let packed = roundUp(3 * maxRows * d), tiles = roundUp(maxRows * ldS)
+        let packed = roundUp(3 * maxRows * d), tiles = tileFloats(rows: maxRows, ldS: ldS)
         let perWorker = packed + 2 * tiles + 2 * roundUp(maxRows)
         let runs = itemUnits
-        onWorkers(itemCosts, scratchPerWorker: perWorker) { range, scratch in
+        onWorkersClaiming(itemCosts, scratchPerWorker: perWorker) { item, scratch in
             let qp = scratch, dop = qp + maxRows * d, dqp = dop + maxRows * d
             let p = scratch + packed, ds = p + tiles
             let rowLse = ds + tiles, rowDelta = rowLse + roundUp(maxRows)
-            for item in range {
-                let gi = item / parts, b = gi / shape.kvHeads, hk = gi % shape.kvHeads
-                // Where this item's dk, dv rows go: the outputs themselves, or its private buffers.
-                let dkBase: UnsafeMutablePointer<Float>?, dvBase: UnsafeMutablePointer<Float>?, ldOut: Int
-                if let partial {
-                    dkBase = dk.map { _ in partial.data + item * partLength }
-                    dvBase = dv.map { _ in partial.data + partialStride + item * partLength }
-                    ldOut = d
-                } else {
-                    dkBase = dk.map { $0 + shape.kvOffset(b, 0, hk) }
-                    dvBase = dv.map { $0 + shape.kvOffset(b, 0, hk) }
-                    ldOut = ldkv
+            let gi = item / parts, b = gi / shape.kvHeads, hk = gi % shape.kvHeads
+            // Where this item's dk, dv rows go: the outputs themselves, or its private buffers.
+            let dkBase: UnsafeMutablePointer<Float>?, dvBase: UnsafeMutablePointer<Float>?, ldOut: Int
+            if let partial {
+                dkBase = dk.map { _ in partial.data + item * partLength }
+                dvBase = dv.map { _ in partial.data + partialStride + item * partLength }
+                ldOut = d
+            } else {
+                dkBase = dk.map { $0 + shape.kvOffset(b, 0, hk) }
+                dvBase = dv.map { $0 + shape.kvOffset(b, 0, hk) }
+                ldOut = ldkv
+            }
+            for t in 0..<shape.length {
+                dkBase?.advanced(by: t * ldOut).update(repeating: 0, count: d)
+                dvBase?.advanced(by: t * ldOut).update(repeating: 0, count: d)
+            }
+            for qt in runs[item] {
+                let r0 = qt * tile, br = min(tile, shape.length - r0), rows = g * br
+                // Pack Q and dO; D = Σ dO ⊙ O and lse per row.
+                for r in 0..<rows {
+                    let pos = r0 + r / g, h = hk * g + r % g, at = shape.qOffset(b, pos, h)
+                    (qp + r * d).update(from: q + at, count: d)
+                    (dop + r * d).update(from: gradOut + at, count: d)
+                    rowDelta[r] = dot(out + at, gradOut + at, d)
+                    rowLse[r] = lse[shape.row(b, pos, h)]
                 }
-                for t in 0..<shape.length {
-                    dkBase?.advanced(by: t * ldOut).update(repeating: 0, count: d)
-                    dvBase?.advanced(by: t * ldOut).update(repeating: 0, count: d)
-                }
-                for qt in runs[item] {
-                    let r0 = qt * tile, br = min(tile, shape.length - r0), rows = g * br
-                    // Pack Q and dO; D = Σ dO ⊙ O and lse per row.
+                var top = true
+                tiling.forEachKeySpan(b, r0, r0 + br) { c0, c1 in
+                    defer { top = false }
+                    let below = (top ? r0 : c1) - c0
+                    let kj = k + shape.kvOffset(b, c0, hk), vj = v + shape.kvOffset(b, c0, hk)
+                    let kd = k + shape.kvOffset(b, r0, hk), vd = v + shape.kvOffset(b, r0, hk)
+                    // P = exp(scale · Q Kᵀ − lse)   [rows × (below + diagonal staircase)]
+                    scores(qp, kj, kd, below: below, top: top, br: br, g: g, d: d, ldkv: ldkv, alpha: scale, c: p, ldc: ldS)
                     for r in 0..<rows {
-                        let pos = r0 + r / g, h = hk * g + r % g, at = shape.qOffset(b, pos, h)
-                        (qp + r * d).update(from: q + at, count: d)
-                        (dop + r * d).update(from: gradOut + at, count: d)
-                        rowDelta[r] = dot(out + at, gradOut + at, d)
-                        rowLse[r] = lse[shape.row(b, pos, h)]
+                        let i = r0 + r / g, row = p + r * ldS
+                        let n = top ? below + diagonalColumns(i - r0, br) : below
+                        let (a, e) = tiling.visibleRange(row, b, i, c0, c1)
+                        if a < e {
+                            _ = expRow(row, a, e, n, shift: rowLse[r])
+                        } else {
+                            row.update(repeating: 0, count: n)
+                        }
                     }
-                    var top = true
-                    tiling.forEachKeySpan(b, r0, r0 + br) { c0, c1 in
-                        defer { top = false }
-                        let below = (top ? r0 : c1) - c0
-                        let kj = k + shape.kvOffset(b, c0, hk), vj = v + shape.kvOffset(b, c0, hk)
-                        let kd = k + shape.kvOffset(b, r0, hk), vd = v + shape.kvOffset(b, r0, hk)
-                        // P = exp(scale · Q Kᵀ − lse)   [rows × (below + diagonal staircase)]
-                        scores(qp, kj, kd, below: below, top: top, br: br, g: g, d: d, ldkv: ldkv, alpha: scale, c: p, ldc: ldS)
-                        for r in 0..<rows {
-                            let i = r0 + r / g, row = p + r * ldS
-                            let n = top ? below + diagonalColumns(i - r0, br) : below
-                            let (a, e) = tiling.visibleRange(row, b, i, c0, c1)
-                            if a < e {
-                                _ = expRow(row, a, e, n, shift: rowLse[r])
-                            } else {
-                                row.update(repeating: 0, count: n)
-                            }
-                        }
-                        // dV += Pᵀ dO   [keys × D]
-                        if let dvBase {
-                            keysTimesRows(p, dop, below: below, top: top, br: br, g: g, d: d, ldS: ldS, alpha: 1,
-                                          c: dvBase + c0 * ldOut, ldc: ldOut)
-                        }
-                        guard dq != nil || dkBase != nil else { return }
-                        // dS = P ⊙ (dO Vᵀ − D)   [rows × (below + diagonal staircase)]
-                        scores(dop, vj, vd, below: below, top: top, br: br, g: g, d: d, ldkv: ldkv, alpha: 1, c: ds, ldc: ldS)
-                        for r in 0..<rows {
-                            let n = top ? below + diagonalColumns(r / g, br) : below
-                            softmaxGradRow(p + r * ldS, ds + r * ldS, n, rowDelta[r])
-                        }
-                        // dQ += scale · dS K   [rows × D]; the top span's staircase writes every row first.
-                        if dq != nil {
-                            if top {
-                                forEachRowBlock(br) { pb, positions, cols in
-                                    Gemm.sgemm(
-                                        transA: false, transB: false, m: g * positions, n: d, k: cols, alpha: scale,
-                                        a: ds + pb * g * ldS + below, lda: ldS, b: kd, ldb: ldkv,
-                                        c: dqp + pb * g * d, ldc: d)
-                                }
-                            }
-                            if below > 0 {
+                    // dV += Pᵀ dO   [keys × D]
+                    if let dvBase {
+                        keysTimesRows(p, dop, below: below, top: top, br: br, g: g, d: d, ldS: ldS, alpha: 1,
+                                      c: dvBase + c0 * ldOut, ldc: ldOut)
+                    }
+                    guard dq != nil || dkBase != nil else { return }
+                    // dS = P ⊙ (dO Vᵀ − D)   [rows × (below + diagonal staircase)]
+                    scores(dop, vj, vd, below: below, top: top, br: br, g: g, d: d, ldkv: ldkv, alpha: 1, c: ds, ldc: ldS)
+                    for r in 0..<rows {
+                        let n = top ? below + diagonalColumns(r / g, br) : below
+                        softmaxGradRow(p + r * ldS, ds + r * ldS, n, rowDelta[r])
+                    }
+                    // dQ += scale · dS K   [rows × D]; the top span's staircase writes every row first.
+                    if dq != nil {
+                        if top {
+                            forEachRowBlock(br) { pb, positions, cols in
                                 Gemm.sgemm(
-                                    transA: false, transB: false, m: rows, n: d, k: below, alpha: scale,
-                                    a: ds, lda: ldS, b: kj, ldb: ldkv, beta: 1, c: dqp, ldc: d)
+                                    transA: false, transB: false, m: g * positions, n: d, k: cols, alpha: scale,
+                                    a: ds + pb * g * ldS + below, lda: ldS, b: kd, ldb: ldkv,
+                                    c: dqp + pb * g * d, ldc: d)
                             }
                         }
-                        // dK += scale · dSᵀ Q   [keys × D]
-                        if let dkBase {
-                            keysTimesRows(ds, qp, below: below, top: top, br: br, g: g, d: d, ldS: ldS, alpha: scale,
-                                          c: dkBase + c0 * ldOut, ldc: ldOut)
+                        if below > 0 {
+                            Gemm.sgemm(
+                                transA: false, transB: false, m: rows, n: d, k: below, alpha: scale,
+                                a: ds, lda: ldS, b: kj, ldb: ldkv, beta: 1, c: dqp, ldc: d)
                         }
                     }
-                    if let dq {
-                        for r in 0..<rows {
-                            (dq + shape.qOffset(b, r0 + r / g, hk * g + r % g)).update(from: dqp + r * d, count: d)
-                        }
+                    // dK += scale · dSᵀ Q   [keys × D]
+                    if let dkBase {
+                        keysTimesRows(ds, qp, below: below, top: top, br: br, g: g, d: d, ldS: ldS, alpha: scale,
+                                      c: dkBase + c0 * ldOut, ldc: ldOut)
+                    }
+                }
+                if let dq {
+                    for r in 0..<rows {
+                        (dq + shape.qOffset(b, r0 + r / g, hk * g + r % g)).update(from: dqp + r * d, count: d)
                     }
                 }
             }
@@ -466,98 +463,90 @@ enum AttentionKernels {
     @inline(__always)
     static func store(_ v: Vector, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vector.self) }
 
-    /// Largest of x[a..<e] (a < e); four SIMD4 accumulators stay in registers (`FastMath.max`'s
-    /// SIMD16 accumulator round-trips through the stack at the x86-64 baseline).
+    /// Largest of x[a..<e] (a < e); two SIMD8 (one AVX2 register each) accumulators. The last step
+    /// loads 8 floats and ignores those from e on: reads reach up to 7 floats past e, which
+    /// `AttentionKernels.tileFloats` keeps inside a score tile.
     @inline(__always)
     static func rowMax(_ x: UnsafePointer<Float>, _ a: Int, _ e: Int) -> Float {
-        typealias V = SIMD4<Float>
-        var m0 = V(repeating: -.infinity), m1 = m0, m2 = m0, m3 = m0
-        var j = a
+        typealias V = SIMD8<Float>
         @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+        var m0 = V(repeating: -.infinity), m1 = m0
+        var j = a
         while j + 16 <= e {
-            let a = load(x + j), b = load(x + j + 4), c = load(x + j + 8), d = load(x + j + 12)
-            m0 = m0.replacing(with: a, where: a .> m0)
-            m1 = m1.replacing(with: b, where: b .> m1)
-            m2 = m2.replacing(with: c, where: c .> m2)
-            m3 = m3.replacing(with: d, where: d .> m3)
+            let u = load(x + j), w = load(x + j + 8)
+            m0 = m0.replacing(with: u, where: u .> m0)
+            m1 = m1.replacing(with: w, where: w .> m1)
             j += 16
         }
-        m0 = m0.replacing(with: m1, where: m1 .> m0)
-        m2 = m2.replacing(with: m3, where: m3 .> m2)
-        m0 = m0.replacing(with: m2, where: m2 .> m0)
-        var best = max(max(m0[0], m0[1]), max(m0[2], m0[3]))
         while j < e {
-            best = max(best, x[j])
-            j += 1
+            let u = load(x + j).replacing(with: -.infinity, where: lanes .>= Float(e - j))
+            m1 = m1.replacing(with: u, where: u .> m1)
+            j += 8
         }
-        return best
+        m0 = m0.replacing(with: m1, where: m1 .> m0)
+        let half = m0.lowHalf.replacing(with: m0.highHalf, where: m0.highHalf .> m0.lowHalf)
+        return max(max(half[0], half[1]), max(half[2], half[3]))
     }
 
+    /// 0, 1, …, 7: lane numbers, to mask a row's last partial step (as floats: SIMD8<Int32>
+    /// comparisons are made lane by lane through the stack).
+    static var lanes: SIMD8<Float> { SIMD8(0, 1, 2, 3, 4, 5, 6, 7) }
+
     /// x[j] = exp(x[j] − shift) for j in a..<e and 0 for the other columns below n, returning the
-    /// sum (four SIMD4 partial sums in a fixed order). x[j] − shift must be ≤ 0, as softmax arguments are.
+    /// sum (two SIMD8 partial sums in a fixed order). x[j] − shift must be ≤ 0, as softmax arguments are.
+    /// Like `rowMax`, the last step reads and rewrites up to 7 floats past e, unchanged.
     @inline(__always)
     static func expRow(_ x: UnsafeMutablePointer<Float>, _ a: Int, _ e: Int, _ n: Int, shift: Float) -> Float {
-        typealias V = SIMD4<Float>
+        typealias V = SIMD8<Float>
         @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
         @inline(__always) func store(_ v: V, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self) }
         if a > 0 { x.update(repeating: 0, count: a) }
-        var s0 = V(), s1 = V(), s2 = V(), s3 = V()
+        var s0 = V(), s1 = V()
         var j = a
         while j + 16 <= e {
-            let p0 = expNonPositive(load(x + j) - shift), p1 = expNonPositive(load(x + j + 4) - shift)
-            let p2 = expNonPositive(load(x + j + 8) - shift), p3 = expNonPositive(load(x + j + 12) - shift)
+            let p0 = expNonPositive(load(x + j) - shift), p1 = expNonPositive(load(x + j + 8) - shift)
             store(p0, x + j)
-            store(p1, x + j + 4)
-            store(p2, x + j + 8)
-            store(p3, x + j + 12)
+            store(p1, x + j + 8)
             s0 += p0
             s1 += p1
-            s2 += p2
-            s3 += p3
             j += 16
         }
-        while j + 4 <= e {
-            let p = expNonPositive(load(x + j) - shift)
-            store(p, x + j)
-            s0 += p
-            j += 4
-        }
-        if j < e {
-            // Padding lanes hold `masked`, whose exp is exactly 0.
-            var tail = V(repeating: AttentionTiling.masked)
-            for l in 0..<(e - j) { tail[l] = x[j + l] }
-            let p = expNonPositive(tail - shift)
-            for l in 0..<(e - j) { x[j + l] = p[l] }
+        while j < e {
+            // Lanes from e on are read as `masked` (exp exactly 0) and written back unchanged.
+            let u = load(x + j), past = lanes .>= Float(e - j)
+            let p = expNonPositive(u.replacing(with: AttentionTiling.masked, where: past) - shift)
+            store(p.replacing(with: u, where: past), x + j)
             s1 += p
+            j += 8
         }
         if e < n { (x + e).update(repeating: 0, count: n - e) }
-        let total = (s0 + s1) + (s2 + s3)
-        return (total[0] + total[2]) + (total[1] + total[3])
+        let total = s0 + s1
+        let half = total.lowHalf + total.highHalf
+        return (half[0] + half[2]) + (half[1] + half[3])
     }
 
-    /// exp(x) for x ≤ 0 (softmax arguments): `FastMath.exp`'s Cephes expf in SIMD4 steps, so that
-    /// four of them interleave in registers; exactly 0 below −87. The cut sits above FastMath's
-    /// −87.3 because exp there is subnormal, and every lane clamped to the cut (masked scores,
-    /// padding) would otherwise make a subnormal product, which costs a microcode assist.
+    /// exp(x) for x ≤ 0 (softmax arguments): `FastMath.exp`'s Cephes expf on one AVX2 register with
+    /// fused multiply-adds; exactly 0 below −87. The cut sits above FastMath's −87.3 because exp there
+    /// is subnormal, and every lane clamped to the cut (masked scores, padding) would otherwise make a
+    /// subnormal product, which costs a microcode assist.
     @inline(__always)
-    static func expNonPositive(_ x: SIMD4<Float>) -> SIMD4<Float> {
-        typealias V = SIMD4<Float>
+    static func expNonPositive(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        typealias V = SIMD8<Float>
         let lower: Float = -87
         let underflow = x .< lower
         let v = x.replacing(with: lower, where: underflow)
         // 1.5·2²³ rounds v·log2(e) to an integer kept in the low mantissa bits (see `FastMath.exp`).
-        let shifter: Float = 0x1.8p23
-        let shifted = v * 1.44269504088896341 + shifter
+        let shifter = V(repeating: 0x1.8p23)
+        let shifted = shifter.addingProduct(v, V(repeating: 1.44269504088896341))
         let n = shifted - shifter
-        let r = v - n * 0.693359375 + n * 2.12194440e-4
-        var p = V(repeating: 1.9875691500e-4)
-        p = p * r + 1.3981999507e-3
-        p = p * r + 8.3334519073e-3
-        p = p * r + 4.1665795894e-2
-        p = p * r + 1.6666665459e-1
-        p = p * r + 5.0000001201e-1
-        let y = p * r * r + r + 1
-        let bits = (unsafeBitCast(shifted, to: SIMD4<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
+        let r = v.addingProduct(n, V(repeating: -0.693359375)).addingProduct(n, V(repeating: 2.12194440e-4))
+        var p = V(repeating: 1.3981999507e-3).addingProduct(r, V(repeating: 1.9875691500e-4))
+        p = V(repeating: 8.3334519073e-3).addingProduct(p, r)
+        p = V(repeating: 4.1665795894e-2).addingProduct(p, r)
+        p = V(repeating: 1.6666665459e-1).addingProduct(p, r)
+        p = V(repeating: 5.0000001201e-1).addingProduct(p, r)
+        let y = (r + 1).addingProduct(p, r * r)
+        let bits = (unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
         return (y * unsafeBitCast(bits, to: V.self)).replacing(with: 0, where: underflow)
     }
 
@@ -601,6 +590,10 @@ enum AttentionKernels {
         for j in 0..<n { x[j] *= s }
     }
 
+    /// Floats of a score tile of `rows` rows `ldS` apart, with room for the 8-float steps of `rowMax`
+    /// and `expRow` that read past a row's last column.
+    static func tileFloats(rows: Int, ldS: Int) -> Int { roundUp(rows * ldS + 8) }
+
     /// Floats rounded up to a 64-byte multiple, so workers' scratch never shares a cache line.
     static func roundUp(_ n: Int) -> Int { (n + 15) / 16 * 16 }
 
@@ -616,6 +609,29 @@ enum AttentionKernels {
         let base = scratch.data
         if workers > 1 { openblas_set_num_threads(1) }
         Parallel.forEach(workers) { w in body(runs[w], base + w * scratchPerWorker) }
+        if workers > 1 { openblas_set_num_threads(Int32(Parallel.threads)) }
+    }
+
+    /// Runs `body(item, scratch)` for every item on `Parallel.threads` workers, each with its own
+    /// `scratchPerWorker` floats; OpenBLAS is single-threaded meanwhile. Workers claim items one at
+    /// a time, costliest first, so a worker the OS delays leaves its share to the others; which
+    /// worker runs an item does not change what the item computes.
+    static func onWorkersClaiming(
+        _ costs: [Int], scratchPerWorker: Int, _ body: (Int, UnsafeMutablePointer<Float>) -> Void
+    ) {
+        let workers = min(Parallel.threads, max(costs.count, 1))
+        let order = costs.indices.sorted { costs[$0] != costs[$1] ? costs[$0] > costs[$1] : $0 < $1 }
+        let scratch = Tensor(uninitialized: [workers, scratchPerWorker])
+        let base = scratch.data
+        let next = Atomic<Int>(0)
+        if workers > 1 { openblas_set_num_threads(1) }
+        Parallel.forEach(workers) { w in
+            while true {
+                let claimed = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                guard claimed < order.count else { return }
+                body(order[claimed], base + w * scratchPerWorker)
+            }
+        }
         if workers > 1 { openblas_set_num_threads(Int32(Parallel.threads)) }
     }
 
