@@ -34,10 +34,19 @@ final class TrainResumeTests: XCTestCase {
     override func tearDown() { run.remove() }
 
     func testKilledRunResumesToTheSameAdapterAsAnUninterruptedRun() throws {
-        let whole = folder + "/whole", resumed = folder + "/resumed"
-        XCTAssertEqual(try slm(["train", folder + "/recipe.yaml", "--set", "output.dir=\(whole)"]).waitForExit(), 0)
+        try assertKilledRunResumesToTheSameAdapter(overrides: [])
+    }
 
-        let killed = try slm(["train", folder + "/recipe.yaml", "--set", "output.dir=\(resumed)"])
+    /// The bf16 tile products and the recomputed activations repeat bit for bit too.
+    func testKilledRunWithABFloat16BaseAndGradientCheckpointingResumesToTheSameAdapter() throws {
+        try assertKilledRunResumesToTheSameAdapter(overrides: ["--set", "model.dtype=bf16", "--set", "train.gradient_checkpointing=true"])
+    }
+
+    private func assertKilledRunResumesToTheSameAdapter(overrides: [String]) throws {
+        let whole = folder + "/whole", resumed = folder + "/resumed"
+        XCTAssertEqual(try slm(["train", folder + "/recipe.yaml", "--set", "output.dir=\(whole)"] + overrides).waitForExit(), 0)
+
+        let killed = try slm(["train", folder + "/recipe.yaml", "--set", "output.dir=\(resumed)"] + overrides)
         let deadline = Date().addingTimeInterval(120)
         while killed.isRunning, Date() < deadline, !FileManager.default.fileExists(atPath: resumed + "/checkpoints/step-000010") {
             usleep(2_000)
@@ -48,7 +57,7 @@ final class TrainResumeTests: XCTestCase {
         XCTAssertEqual(killed.terminationReason, .uncaughtSignal)
         XCTAssertFalse(FileManager.default.fileExists(atPath: resumed + "/adapter"), "the killed run must not have finished")
 
-        XCTAssertEqual(try slm(["train", folder + "/recipe.yaml", "--set", "output.dir=\(resumed)", "--resume"]).waitForExit(), 0)
+        XCTAssertEqual(try slm(["train", folder + "/recipe.yaml", "--set", "output.dir=\(resumed)", "--resume"] + overrides).waitForExit(), 0)
         for file in ["adapter/adapter_model.safetensors", "adapter/adapter_config.json"] {
             let a = try Data(contentsOf: URL(fileURLWithPath: whole + "/" + file))
             let b = try Data(contentsOf: URL(fileURLWithPath: resumed + "/" + file))
