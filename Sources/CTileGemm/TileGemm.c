@@ -121,33 +121,22 @@ typedef struct {
     uint8_t rows[16];
 } tile_config;
 
-/// c[i0 .. i0 + 32, j0 .. j0 + cols] (+)= the bf16 rows i0 .. i0 + 32 of a (in scratch) · B's columns
+/// c[i0 .. i0 + 32, j0 .. j0 + cols] = the bf16 rows i0 .. i0 + 32 of a (in scratch) · B's columns
 /// j0 .. j0 + 32 (strips b0 and b1). Tiles 0–3 hold the 32 × 32 block of c, 4–5 two 16-row strips
 /// of a, 6–7 the two 16-column strips of B. Blocks that cross row m or column n go through `edge`.
 __attribute__((target("amx-tile,amx-bf16")))
 static void multiply_block(
     const uint16_t *scratch, long k_pad, const uint16_t *b0, const uint16_t *b1,
-    float *c, long ldc, long m, long i0, long j0, long cols, int accumulate) {
+    float *c, long ldc, long m, long i0, long j0, long cols) {
     float edge[32 * 32] __attribute__((aligned(64)));
     long rows = m - i0 < 32 ? m - i0 : 32;
     int whole = rows == 32 && cols == 32;
     float *block = whole ? c + i0 * ldc + j0 : edge;
     long stride = whole ? ldc : 32;
-    if (accumulate) {
-        if (!whole) {
-            memset(edge, 0, sizeof edge);
-            for (long r = 0; r < rows; r++) memcpy(edge + r * 32, c + (i0 + r) * ldc + j0, (size_t)cols * sizeof(float));
-        }
-        _tile_loadd(0, block, stride * 4);
-        _tile_loadd(1, block + 16, stride * 4);
-        _tile_loadd(2, block + 16 * stride, stride * 4);
-        _tile_loadd(3, block + 16 * stride + 16, stride * 4);
-    } else {
-        _tile_zero(0);
-        _tile_zero(1);
-        _tile_zero(2);
-        _tile_zero(3);
-    }
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
     const uint16_t *a0 = scratch + i0 * k_pad, *a1 = a0 + 16 * k_pad;
     for (long kb = 0; kb < k_pad / 32; kb++) {
         _tile_loadd(4, a0 + kb * 32, k_pad * 2);
@@ -169,8 +158,7 @@ static void multiply_block(
 
 __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512bf16")))
 void slm_tiles_gemm(
-    const float *a, long lda, long m, long k, const uint16_t *packed, long n,
-    float *c, long ldc, int accumulate, uint16_t *scratch) {
+    const float *a, long lda, long m, long k, const uint16_t *packed, long n, float *c, long ldc, uint16_t *scratch) {
     if (m <= 0 || n <= 0) return;
     long k_pad = round_up_32(k), n_pad = round_up_32(n), m_pad = round_up_32(m), strip = k_pad * 16;
     bf16_rows(a, lda, m, k, m_pad, k_pad, scratch);
@@ -188,7 +176,7 @@ void slm_tiles_gemm(
             const uint16_t *b0 = packed + (j0 / 16) * strip;
             long cols = n - j0 < 32 ? n - j0 : 32;
             for (long i0 = chunk; i0 < chunk_end; i0 += 32)
-                multiply_block(scratch, k_pad, b0, b0 + strip, c, ldc, m, i0, j0, cols, accumulate);
+                multiply_block(scratch, k_pad, b0, b0 + strip, c, ldc, m, i0, j0, cols);
         }
     }
     _tile_release();
@@ -199,9 +187,8 @@ void slm_tiles_gemm(
 int slm_tiles_available(void) { return 0; }
 
 void slm_tiles_gemm(
-    const float *a, long lda, long m, long k, const uint16_t *packed, long n,
-    float *c, long ldc, int accumulate, uint16_t *scratch) {
-    (void)a, (void)lda, (void)m, (void)k, (void)packed, (void)n, (void)c, (void)ldc, (void)accumulate, (void)scratch;
+    const float *a, long lda, long m, long k, const uint16_t *packed, long n, float *c, long ldc, uint16_t *scratch) {
+    (void)a, (void)lda, (void)m, (void)k, (void)packed, (void)n, (void)c, (void)ldc, (void)scratch;
 }
 
 #endif

@@ -28,11 +28,10 @@ void slm_tiles_unpack(const uint16_t *packed, long k, long n, long k_begin, long
 /// dst[i] = src[i] rounded to bf16 (nearest even) and widened back to Float32.
 void slm_bf16_round(const float *src, float *dst, long count);
 
-/// c[i, j] (+)= Σ_p a[i, p] · B[p, j] for i < m, j < n, with a rounded to bf16 and the sums in
-/// Float32. a is [m, k] with row stride lda, c [m, n] with row stride ldc; `accumulate` adds to c
-/// instead of overwriting it. scratch holds mPad · kPad bf16 values. Needs `slm_tiles_available()`.
+/// c[i, j] = Σ_p a[i, p] · B[p, j] for i < m, j < n, with a rounded to bf16 and the sums in
+/// Float32. a is [m, k] with row stride lda, c [m, n] with row stride ldc. scratch holds
+/// mPad · kPad bf16 values. Needs `slm_tiles_available()`.
 void slm_tiles_gemm(
-    const float *a, long lda, long m, long k, const uint16_t *packed, long n,
-    float *c, long ldc, int accumulate, uint16_t *scratch);
+    const float *a, long lda, long m, long k, const uint16_t *packed, long n, float *c, long ldc, uint16_t *scratch);
 
 #endif

@@ -31,11 +31,11 @@ public enum TileGemm {
         }
     }
 
-    /// c [m, n] = a [m, k] · b (+ c when `accumulate`), with row strides lda and ldc. The rows are
+    /// c [m, n] = a [m, k] · b, with row strides lda and ldc. The rows are
     /// split over `Parallel`'s threads in blocks of 32, each written by one thread.
     static func multiply(
         _ a: UnsafePointer<Float>, lda: Int, m: Int, _ b: PackedMatrix,
-        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+        c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         guard m > 0, b.n > 0 else { return }
         let start = Gemm.profiling ? DispatchTime.now().uptimeNanoseconds : 0
@@ -45,8 +45,7 @@ public enum TileGemm {
         Parallel.forEachChunk(blocks) { range in
             let first = range.lowerBound * 32, rows = min(m, range.upperBound * 32) - first
             slm_tiles_gemm(
-                a + first * lda, lda, rows, k, b.elements, b.n, c + first * ldc, ldc, accumulate ? 1 : 0,
-                bf16 + first * paddedK)
+                a + first * lda, lda, rows, k, b.elements, b.n, c + first * ldc, ldc, bf16 + first * paddedK)
         }
         if Gemm.profiling { Gemm.count(since: start, flops: 2 * Double(m) * Double(b.n) * Double(k)) }
     }

@@ -1,5 +1,3 @@
-import CBLAS
-
 /// A frozen weight [out, in] held in bf16, for LoRA on a base in mixed precision (as PyTorch's
 /// bf16 autocast multiplies it): its products round the input to bf16 too and sum in Float32.
 ///
@@ -80,7 +78,7 @@ public final class BFloat16Matrix: LinearWeight, @unchecked Sendable {
         let k = shape[transposingWeight ? 1 : 0], n = shape[transposingWeight ? 0 : 1]
         switch storage {
         case .tiles(let forward, let backward):
-            TileGemm.multiply(x, lda: k, m: rows, transposingWeight ? forward : backward, c: y, ldc: n, accumulate: false)
+            TileGemm.multiply(x, lda: k, m: rows, transposingWeight ? forward : backward, c: y, ldc: n)
         case .rounded(let w):
             let rounded = Tensor(uninitialized: [rows, k])
             TileGemm.round(x, into: rounded.data, count: rows * k)
