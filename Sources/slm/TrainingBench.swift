@@ -52,7 +52,7 @@ struct TrainingOptions: ParsableArguments {
         let r = try TrainStepBenchmark.run(
             modelPath: model, keepQuantized: keepQuantized, bf16: bf16, recomputeActivations: gradientCheckpointing, batch: b, sequence: t, warmupSteps: warmup ?? 2, steps: steps ?? 10)
         let weights = keepQuantized ? "projections kept quantized"
-            : bf16 ? "projections in bf16, " + (TileGemm.isAvailable ? "on AMX tiles" : "through OpenBLAS: no AMX-BF16 here") : "weights dequantized to f32"
+            : bf16 ? "projections in bf16, multiplied \(TileGemm.pathDescription)" : "weights dequantized to f32"
         let recompute = gradientCheckpointing ? ", activations recomputed in backward" : ""
         print("LoRA training step as train_lora.py: \((model as NSString).lastPathComponent) (\(weights)\(recompute)), LoRA r=16 α=32 on all 7 projections, AdamW lr 2e-4, batch \(b) × \(t):")
         line("corpus", String(format: "%d tokens (built and tokenized in %.1f s)", r.corpusTokens, r.corpusSeconds))

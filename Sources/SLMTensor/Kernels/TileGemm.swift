@@ -9,6 +9,11 @@ public enum TileGemm {
     /// Whether this CPU has AMX-BF16 and the OS lets slm use it.
     public static let isAvailable = slm_tiles_available() != 0
 
+    /// How `BFloat16Matrix` multiplies on this machine, for logs.
+    public static var pathDescription: String {
+        isAvailable ? "on AMX tiles" : "through OpenBLAS (this CPU has no AMX-BF16, so at Float32 speed)"
+    }
+
     /// A [k, n] matrix in bf16, laid out in the tiles `multiply` reads (see CTileGemm.h).
     final class PackedMatrix: @unchecked Sendable {
         let k: Int, n: Int

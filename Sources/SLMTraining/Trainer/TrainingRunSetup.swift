@@ -42,9 +42,7 @@ public enum TrainingRunSetup {
         trainable.keptLayers = keptLayers
         if recipe.model.dtype == .bf16 {
             let converted = try loaded.model.holdFrozenProjectionsInBFloat16()
-            progress.message(
-                "\(converted) frozen projections held in bf16, multiplied "
-                    + (TileGemm.isAvailable ? "on AMX tiles" : "through OpenBLAS (this CPU has no AMX-BF16, so at Float32 speed)"))
+            progress.message("\(converted) frozen projections held in bf16, multiplied \(TileGemm.pathDescription)")
         }
         progress.message("training \(trainable.scalarCount) parameters in \(trainable.named.count) tensors" + (recipe.lora == nil ? " (full fine-tuning)" : " (LoRA)"))
 
