@@ -88,6 +88,9 @@ public enum Memory1BBenchmark {
                 downProj: try projection(c.hiddenSize, c.intermediateSize, 7)))
         }
         let embedding = Tensor.uniform([config.vocabSize, config.hiddenSize], low: -0.02, high: 0.02, seed: 1 << 40)
-        return Transformer(config: config, embedTokens: embedding, layers: layers, norm: .filled([config.hiddenSize], with: 1), lmHead: nil)
+        let model = Transformer(config: config, embedTokens: embedding, layers: layers, norm: .filled([config.hiddenSize], with: 1), lmHead: nil)
+        // The layers are bf16 already; this gives the head its bf16 copy, as a recipe's run does.
+        if base == .bf16 { try model.holdFrozenProjectionsInBFloat16() }
+        return model
     }
 }
