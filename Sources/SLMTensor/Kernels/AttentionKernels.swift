@@ -605,11 +605,7 @@ enum AttentionKernels {
     ) {
         let workers = min(Parallel.threads, max(costs.count, 1))
         let runs = balancedRanges(costs, parts: workers)
-        let scratch = Tensor(uninitialized: [workers, scratchPerWorker])
-        let base = scratch.data
-        if workers > 1 { openblas_set_num_threads(1) }
-        Parallel.forEach(workers) { w in body(runs[w], base + w * scratchPerWorker) }
-        if workers > 1 { openblas_set_num_threads(Int32(Parallel.threads)) }
+        onWorkerThreads(workers, scratchPerWorker: scratchPerWorker) { w, scratch in body(runs[w], scratch) }
     }
 
     /// Runs `body(item, scratch)` for every item on `Parallel.threads` workers, each with its own
@@ -621,17 +617,25 @@ enum AttentionKernels {
     ) {
         let workers = min(Parallel.threads, max(costs.count, 1))
         let order = costs.indices.sorted { costs[$0] != costs[$1] ? costs[$0] > costs[$1] : $0 < $1 }
-        let scratch = Tensor(uninitialized: [workers, scratchPerWorker])
-        let base = scratch.data
         let next = Atomic<Int>(0)
-        if workers > 1 { openblas_set_num_threads(1) }
-        Parallel.forEach(workers) { w in
+        onWorkerThreads(workers, scratchPerWorker: scratchPerWorker) { _, scratch in
             while true {
                 let claimed = next.wrappingAdd(1, ordering: .relaxed).oldValue
                 guard claimed < order.count else { return }
-                body(order[claimed], base + w * scratchPerWorker)
+                body(order[claimed], scratch)
             }
         }
+    }
+
+    /// `body(worker, its scratch)` on `workers` threads, with OpenBLAS single-threaded meanwhile
+    /// (each worker calls it for its own tiles).
+    private static func onWorkerThreads(
+        _ workers: Int, scratchPerWorker: Int, _ body: (Int, UnsafeMutablePointer<Float>) -> Void
+    ) {
+        let scratch = Tensor(uninitialized: [workers, scratchPerWorker])
+        let base = scratch.data
+        if workers > 1 { openblas_set_num_threads(1) }
+        Parallel.forEach(workers) { w in body(w, base + w * scratchPerWorker) }
         if workers > 1 { openblas_set_num_threads(Int32(Parallel.threads)) }
     }
 
