@@ -35,9 +35,9 @@ let package = Package(
         .systemLibrary(
             name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
             providers: [.apt(["libhdf5-dev"])]),
-        // bf16 products on Intel AMX tiles: C, because Swift cannot emit tile instructions.
-        .target(name: "CTileGemm"),
-        .target(name: "SLMTensor", dependencies: ["CBLAS", "CTileGemm"], swiftSettings: tensorSettings),
+        // Kernels in C, for instructions Swift cannot emit: AMX tiles, AVX-512 (SLMTensor is built for AVX2).
+        .target(name: "CKernels"),
+        .target(name: "SLMTensor", dependencies: ["CBLAS", "CKernels"], swiftSettings: tensorSettings),
         .target(name: "SLMModel", dependencies: ["SLMTensor"]),
         .target(
             name: "SLMTraining",

@@ -54,13 +54,24 @@ final class AttentionTests: XCTestCase {
         Parallel.setThreads(2)
     }
 
-    override func tearDown() { Parallel.setThreads(savedThreads) }
+    override func tearDown() {
+        Parallel.setThreads(savedThreads)
+        SmallGemm.usesAVX512 = SmallGemm.isAvailable
+    }
 
     private var savedThreads = 1
 
     // MARK: 1. fast kernel against the full-matrix Reference twin
 
+    /// On `SmallGemm`'s AVX-512 kernel and, with it turned off, on OpenBLAS.
     func testForwardAndBackwardMatchReference() throws {
+        for useAVX512 in SmallGemm.isAvailable ? [true, false] : [false] {
+            SmallGemm.usesAVX512 = useAVX512
+            try forwardAndBackwardMatchReference()
+        }
+    }
+
+    private func forwardAndBackwardMatchReference() throws {
         for (n, c) in Self.cases.enumerated() {
             let (q, k, v, gradOut) = c.inputs(seed: UInt64(100 * n))
             let out = try Tensor.causalAttention(q: q, k: k, v: v, scale: c.scale, mask: c.mask)

@@ -1,4 +1,5 @@
 import CBLAS
+import CKernels
 import Foundation
 import Synchronization
 
@@ -63,7 +64,7 @@ struct AttentionShape {
 /// T ≤ keySpan a tile's whole row of scores is one span, so the softmax needs no online
 /// rescaling. The diagonal tile is cut into a staircase of `diagonalBlock`-position
 /// blocks so that the causally masked upper triangle is mostly not computed. Sizes were
-/// picked by measurement on SmolLM2-135M shapes (T = 256, g = 3, D = 64) with OpenBLAS.
+/// picked by measurement on SmolLM2-135M shapes (T = 256, g = 3, D = 64).
 struct AttentionTiling {
     /// Query positions per tile, and the size of the diagonal tile.
     static let tile = 64
@@ -133,34 +134,41 @@ struct AttentionTiling {
         return keys * (r1 - r0)
     }
 
-    /// Of query i's row in a span of keys c0..<c1 (local columns): the visible range a..<e, with
-    /// keys that segments hide inside it set to `masked` in `row`. Empty (a ≥ e) when none is visible.
+    /// Of query i's row in a span of keys c0..<c1: the visible range a..<e in local columns (from c0),
+    /// empty (a ≥ e) when none is visible. Segments can still hide keys inside it (`hideOtherSegments`).
     @inline(__always)
-    func visibleRange(_ row: UnsafeMutablePointer<Float>, _ b: Int, _ i: Int, _ c0: Int, _ c1: Int) -> (Int, Int) {
+    func visibleRange(_ b: Int, _ i: Int, _ c0: Int, _ c1: Int) -> (Int, Int) {
+        (max(c0, lowestKey[b * shape.length + i]) - c0, min(c1, i + 1) - c0)
+    }
+
+    /// Sets row[j] = value for the keys j in a..<e (local columns from c0) that segments hide from query i.
+    @inline(__always)
+    func hideOtherSegments(_ row: UnsafeMutablePointer<Float>, _ b: Int, _ i: Int, _ c0: Int, _ a: Int, _ e: Int, value: Float) {
         let t = shape.length
-        let a = max(c0, lowestKey[b * t + i]) - c0, e = min(c1, i + 1) - c0
-        if a < e, let segments = mask.segments, runStart[b * t + i] > a + c0 {
-            segments.withUnsafeBufferPointer { seg in
-                let id = seg[b * t + i], keys = seg.baseAddress! + b * t + c0
-                for j in a..<e where keys[j] != id { row[j] = Self.masked }
-            }
+        guard a < e, let segments = mask.segments, runStart[b * t + i] > a + c0 else { return }
+        segments.withUnsafeBufferPointer { seg in
+            let id = seg[b * t + i], keys = seg.baseAddress! + b * t + c0
+            for j in a..<e where keys[j] != id { row[j] = value }
         }
-        return (a, e)
     }
 }
 
-/// FlashAttention-2 forward and backward on OpenBLAS tiles, the query heads of a kv head stacked.
+/// FlashAttention-2 forward and backward, the query heads of a kv head stacked, the tiles'
+/// products on `SmallGemm` (AVX-512, nothing packed; OpenBLAS without AVX-512).
 ///
 /// Work is split into (b, kv head, query tile) items (forward) or (b, kv head, part)
 /// items (backward), which `Parallel.threads` workers claim one at a time, costliest
 /// first. The items depend only on the shapes, the mask and the thread count; every
 /// output element is written by one item in a fixed order, whichever worker runs it,
-/// so results are bitwise reproducible. OpenBLAS runs single-threaded inside the region
-/// (each worker calls it for its own tiles) and is restored to `Parallel.threads` after.
+/// so results are bitwise reproducible. OpenBLAS, where it is used, runs single-threaded
+/// inside the region (each worker calls it for its own tiles) and is restored after.
 ///
-/// Per span, a tile's score rows go through one fused pass each: the mask as a range of
-/// visible columns (segments only add element-wise work where a row's range spans several
-/// runs), then max, exp and sum, with the computed but hidden columns zeroed.
+/// Keys and values are read as rows of their [B, T, Hkv, D] tensors, and also transposed once
+/// per call (`transposedHeads`) for the products with Kᵀ and Vᵀ. Per span, the forward's score
+/// rows go through one fused pass each: the mask as a range of visible columns (segments only
+/// add element-wise work where a row's range spans several runs), then max, exp and sum, with the
+/// computed but hidden columns zeroed. The backward knows each row's logsumexp, so its products
+/// store P = exp(S − lse) and dS = P ⊙ (dP − D) directly (`slm_epilogue`).
 enum AttentionKernels {
     /// out[B, T, Hq, D] = softmax(scale · q kᵀ + mask) v per head, and lse[B, T, Hq] = log Σ_j exp(scores).
     static func forward(
@@ -179,6 +187,7 @@ enum AttentionKernels {
             let qt = item % nQ, b = item / nQ / shape.kvHeads
             costs[item] = tiling.cost(b, qt * tile, min(shape.length, (qt + 1) * tile))
         }
+        let keysT = transposedHeads(k, shape)
         // Per worker: packed Q and O [g·tile × D], the score tile S [g·tile × keySpan], then m and l per row.
         let perWorker = roundUp(2 * maxRows * d) + tileFloats(rows: maxRows, ldS: ldS) + 2 * roundUp(maxRows)
         onWorkersClaiming(costs, scratchPerWorker: perWorker) { item, scratch in
@@ -194,15 +203,16 @@ enum AttentionKernels {
             tiling.forEachKeySpan(b, r0, r0 + br) { c0, c1 in
                 // Keys below the diagonal tile, computed for every row as one block.
                 let below = (top ? r0 : c1) - c0
-                let kj = k + shape.kvOffset(b, c0, hk), vj = v + shape.kvOffset(b, c0, hk)
+                let vj = v + shape.kvOffset(b, c0, hk)
                 // S = scale · Q Kᵀ   [rows × (below + diagonal staircase)]
-                scores(qp, kj, k + shape.kvOffset(b, r0, hk), below: below, top: top, br: br, g: g, d: d, ldkv: ldkv,
-                       alpha: scale, c: s, ldc: ldS)
+                scores(qp, keysT.data + gi * d * shape.length, c0: c0, r0: r0, below: below, top: top, br: br, g: g, d: d,
+                       length: shape.length, c: s, ldc: ldS, .plain(alpha: scale))
                 // P = exp(S − m_new), l = α·l + Σ P, O = α·O
                 for r in 0..<rows {
                     let i = r0 + r / g, row = s + r * ldS
                     let n = top ? below + diagonalColumns(i - r0, br) : below
-                    let (a, e) = tiling.visibleRange(row, b, i, c0, c1)
+                    let (a, e) = tiling.visibleRange(b, i, c0, c1)
+                    tiling.hideOtherSegments(row, b, i, c0, a, e, value: AttentionTiling.masked)
                     guard a < e else {
                         row.update(repeating: 0, count: n)
                         continue
@@ -221,16 +231,14 @@ enum AttentionKernels {
                 // O += P V   [rows × D]; the top span's staircase writes every row first.
                 if top {
                     forEachRowBlock(br) { pb, positions, cols in
-                        Gemm.sgemm(
-                            transA: false, transB: false, m: g * positions, n: d, k: cols,
-                            a: s + pb * g * ldS + below, lda: ldS, b: v + shape.kvOffset(b, r0, hk), ldb: ldkv,
-                            c: op + pb * g * d, ldc: d)
+                        SmallGemm.multiply(
+                            m: g * positions, n: d, k: cols, a: s + pb * g * ldS + below, aRow: ldS, aCol: 1,
+                            b: v + shape.kvOffset(b, r0, hk), ldb: ldkv, c: op + pb * g * d, ldc: d, epilogue: .plain())
                     }
                 }
                 if below > 0 {
-                    Gemm.sgemm(
-                        transA: false, transB: false, m: rows, n: d, k: below,
-                        a: s, lda: ldS, b: vj, ldb: ldkv, beta: 1, c: op, ldc: d)
+                    SmallGemm.multiply(
+                        m: rows, n: d, k: below, a: s, aRow: ldS, aCol: 1, b: vj, ldb: ldkv, c: op, ldc: d, epilogue: .plain(beta: 1))
                 }
                 top = false
             }
@@ -277,6 +285,7 @@ enum AttentionKernels {
         let partial = parts > 1 ? Tensor(uninitialized: [2, groups * parts, shape.length, d]) : nil
         let partLength = shape.length * d, partialStride = groups * parts * partLength
 
+        let keysT = transposedHeads(k, shape), valuesT = transposedHeads(v, shape)
         // Per worker: packed Q, dO, dQ [g·tile × D]; P and dP/dS tiles [g·tile × keySpan]; lse and D per row.
         let packed = roundUp(3 * maxRows * d), tiles = tileFloats(rows: maxRows, ldS: ldS)
         let perWorker = packed + 2 * tiles + 2 * roundUp(maxRows)
@@ -285,6 +294,9 @@ enum AttentionKernels {
             let qp = scratch, dop = qp + maxRows * d, dqp = dop + maxRows * d
             let p = scratch + packed, ds = p + tiles
             let rowLse = ds + tiles, rowDelta = rowLse + roundUp(maxRows)
+            // Each row's visible keys in the current span, for the epilogue that makes P.
+            let visibleFrom = UnsafeMutablePointer<Int32>.allocate(capacity: 2 * maxRows), visibleTo = visibleFrom + maxRows
+            defer { visibleFrom.deallocate() }
             let gi = item / parts, b = gi / shape.kvHeads, hk = gi % shape.kvHeads
             // Where this item's dk, dv rows go: the outputs themselves, or its private buffers.
             let dkBase: UnsafeMutablePointer<Float>?, dvBase: UnsafeMutablePointer<Float>?, ldOut: Int
@@ -315,19 +327,20 @@ enum AttentionKernels {
                 tiling.forEachKeySpan(b, r0, r0 + br) { c0, c1 in
                     defer { top = false }
                     let below = (top ? r0 : c1) - c0
-                    let kj = k + shape.kvOffset(b, c0, hk), vj = v + shape.kvOffset(b, c0, hk)
-                    let kd = k + shape.kvOffset(b, r0, hk), vd = v + shape.kvOffset(b, r0, hk)
-                    // P = exp(scale · Q Kᵀ − lse)   [rows × (below + diagonal staircase)]
-                    scores(qp, kj, kd, below: below, top: top, br: br, g: g, d: d, ldkv: ldkv, alpha: scale, c: p, ldc: ldS)
+                    let kj = k + shape.kvOffset(b, c0, hk), kd = k + shape.kvOffset(b, r0, hk)
+                    let headT = gi * d * shape.length
+                    // P = exp(scale · Q Kᵀ − lse)   [rows × (below + diagonal staircase)], 0 where masked
                     for r in 0..<rows {
-                        let i = r0 + r / g, row = p + r * ldS
-                        let n = top ? below + diagonalColumns(i - r0, br) : below
-                        let (a, e) = tiling.visibleRange(row, b, i, c0, c1)
-                        if a < e {
-                            _ = expRow(row, a, e, n, shift: rowLse[r])
-                        } else {
-                            row.update(repeating: 0, count: n)
-                        }
+                        let (a, e) = tiling.visibleRange(b, r0 + r / g, c0, c1)
+                        visibleFrom[r] = Int32(a)
+                        visibleTo[r] = Int32(max(a, e))
+                    }
+                    scores(qp, keysT.data + headT, c0: c0, r0: r0, below: below, top: top, br: br, g: g, d: d,
+                           length: shape.length, c: p, ldc: ldS,
+                           .exp(alpha: scale, shift: rowLse, from: visibleFrom, to: visibleTo))
+                    for r in 0..<rows {
+                        let i = r0 + r / g
+                        tiling.hideOtherSegments(p + r * ldS, b, i, c0, Int(visibleFrom[r]), Int(visibleTo[r]), value: 0)
                     }
                     // dV += Pᵀ dO   [keys × D]
                     if let dvBase {
@@ -336,25 +349,21 @@ enum AttentionKernels {
                     }
                     guard dq != nil || dkBase != nil else { return }
                     // dS = P ⊙ (dO Vᵀ − D)   [rows × (below + diagonal staircase)]
-                    scores(dop, vj, vd, below: below, top: top, br: br, g: g, d: d, ldkv: ldkv, alpha: 1, c: ds, ldc: ldS)
-                    for r in 0..<rows {
-                        let n = top ? below + diagonalColumns(r / g, br) : below
-                        softmaxGradRow(p + r * ldS, ds + r * ldS, n, rowDelta[r])
-                    }
+                    scores(dop, valuesT.data + headT, c0: c0, r0: r0, below: below, top: top, br: br, g: g, d: d,
+                           length: shape.length, c: ds, ldc: ldS, .softmaxGradient(delta: rowDelta, probabilities: p, ldp: ldS))
                     // dQ += scale · dS K   [rows × D]; the top span's staircase writes every row first.
                     if dq != nil {
                         if top {
                             forEachRowBlock(br) { pb, positions, cols in
-                                Gemm.sgemm(
-                                    transA: false, transB: false, m: g * positions, n: d, k: cols, alpha: scale,
-                                    a: ds + pb * g * ldS + below, lda: ldS, b: kd, ldb: ldkv,
-                                    c: dqp + pb * g * d, ldc: d)
+                                SmallGemm.multiply(
+                                    m: g * positions, n: d, k: cols, a: ds + pb * g * ldS + below, aRow: ldS, aCol: 1,
+                                    b: kd, ldb: ldkv, c: dqp + pb * g * d, ldc: d, epilogue: .plain(alpha: scale))
                             }
                         }
                         if below > 0 {
-                            Gemm.sgemm(
-                                transA: false, transB: false, m: rows, n: d, k: below, alpha: scale,
-                                a: ds, lda: ldS, b: kj, ldb: ldkv, beta: 1, c: dqp, ldc: d)
+                            SmallGemm.multiply(
+                                m: rows, n: d, k: below, a: ds, aRow: ldS, aCol: 1, b: kj, ldb: ldkv, c: dqp, ldc: d,
+                                epilogue: .plain(alpha: scale, beta: 1))
                         }
                     }
                     // dK += scale · dSᵀ Q   [keys × D]
@@ -392,23 +401,22 @@ enum AttentionKernels {
         }
     }
 
-    /// C = alpha · X Yᵀ over a span's score layout: X is packed [g·br × D], Y's rows are keys
-    /// (`below` of them from yBelow, then the diagonal tile's br from yDiagonal when `top`),
-    /// the diagonal part as a staircase.
+    /// C = alpha · X Yᵀ over a span's score layout: X is packed [g·br × D]; Y's rows are keys, read
+    /// transposed from yT [D × length] (one head of `transposedHeads`): `below` keys from c0, then,
+    /// when `top`, the diagonal tile's br keys from r0, as a staircase.
     @inline(__always)
     static func scores(
-        _ x: UnsafePointer<Float>, _ yBelow: UnsafePointer<Float>, _ yDiagonal: UnsafePointer<Float>,
-        below: Int, top: Bool, br: Int, g: Int, d: Int, ldkv: Int, alpha: Float,
-        c: UnsafeMutablePointer<Float>, ldc: Int
+        _ x: UnsafePointer<Float>, _ yT: UnsafePointer<Float>, c0: Int, r0: Int,
+        below: Int, top: Bool, br: Int, g: Int, d: Int, length: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int, _ epilogue: slm_epilogue
     ) {
-        Gemm.sgemm(
-            transA: false, transB: true, m: g * br, n: below, k: d, alpha: alpha,
-            a: x, lda: d, b: yBelow, ldb: ldkv, c: c, ldc: ldc)
+        SmallGemm.multiply(
+            m: g * br, n: below, k: d, a: x, aRow: d, aCol: 1, b: yT + c0, ldb: length, c: c, ldc: ldc, epilogue: epilogue)
         guard top else { return }
         forEachRowBlock(br) { pb, positions, cols in
-            Gemm.sgemm(
-                transA: false, transB: true, m: g * positions, n: cols, k: d, alpha: alpha,
-                a: x + pb * g * d, lda: d, b: yDiagonal, ldb: ldkv, c: c + pb * g * ldc + below, ldc: ldc)
+            SmallGemm.multiply(
+                m: g * positions, n: cols, k: d, a: x + pb * g * d, aRow: d, aCol: 1, b: yT + r0, ldb: length,
+                c: c + pb * g * ldc + below, ldc: ldc, epilogue: epilogue.advanced(rows: pb * g, columns: below))
         }
     }
 
@@ -421,19 +429,33 @@ enum AttentionKernels {
         below: Int, top: Bool, br: Int, g: Int, d: Int, ldS: Int, alpha: Float,
         c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        Gemm.sgemm(
-            transA: true, transB: false, m: below, n: d, k: g * br, alpha: alpha,
-            a: a, lda: ldS, b: x, ldb: d, beta: 1, c: c, ldc: ldc)
+        SmallGemm.multiply(
+            m: below, n: d, k: g * br, a: a, aRow: 1, aCol: ldS, b: x, ldb: d, c: c, ldc: ldc,
+            epilogue: .plain(alpha: alpha, beta: 1))
         guard top else { return }
         var kb = 0
         while kb < br {
             let keys = min(AttentionTiling.diagonalBlock, br - kb)
-            Gemm.sgemm(
-                transA: true, transB: false, m: keys, n: d, k: g * (br - kb), alpha: alpha,
-                a: a + kb * g * ldS + below + kb, lda: ldS, b: x + kb * g * d, ldb: d,
-                beta: 1, c: c + (below + kb) * ldc, ldc: ldc)
+            SmallGemm.multiply(
+                m: keys, n: d, k: g * (br - kb), a: a + kb * g * ldS + below + kb, aRow: 1, aCol: ldS,
+                b: x + kb * g * d, ldb: d, c: c + (below + kb) * ldc, ldc: ldc, epilogue: .plain(alpha: alpha, beta: 1))
             kb += keys
         }
+    }
+
+    /// x's kv heads transposed, [B, Hkv, D, T], so that score products read keys as contiguous rows:
+    /// head (b, hk) starts at (b · Hkv + hk) · D · T.
+    static func transposedHeads(_ x: UnsafePointer<Float>, _ shape: AttentionShape) -> Tensor {
+        let t = shape.length, d = shape.headDim
+        let result = Tensor(uninitialized: [shape.batch * shape.kvHeads, d, t])
+        let out = result.data
+        Parallel.forEachChunk(shape.batch * shape.kvHeads, minChunk: 1) { heads in
+            for head in heads {
+                let b = head / shape.kvHeads, hk = head % shape.kvHeads
+                slm_transpose(x + shape.kvOffset(b, 0, hk), shape.kvStride, t, d, out + head * d * t, t)
+            }
+        }
+        return result
     }
 
     /// Calls body(pb, positions, cols) for the staircase of a diagonal tile of br positions:

@@ -1,7 +1,7 @@
-import CTileGemm
+import CKernels
 import Dispatch
 
-/// bf16 matrix products on Intel AMX tiles (`CTileGemm`): Float32 in and out, the inputs rounded
+/// bf16 matrix products on Intel AMX tiles (`CKernels`): Float32 in and out, the inputs rounded
 /// to bf16 and the products summed in Float32. On this kind of machine a thread multiplies at
 /// ~5× OpenBLAS's Float32 sgemm rate. `BFloat16Matrix` uses it where `isAvailable` says the CPU
 /// and the kernel allow it.
@@ -14,7 +14,7 @@ public enum TileGemm {
         isAvailable ? "on AMX tiles" : "through OpenBLAS (this CPU has no AMX-BF16, so at Float32 speed)"
     }
 
-    /// A [k, n] matrix in bf16, laid out in the tiles `multiply` reads (see CTileGemm.h).
+    /// A [k, n] matrix in bf16, laid out in the tiles `multiply` reads (see CKernels.h).
     final class PackedMatrix: @unchecked Sendable {
         let k: Int, n: Int
         let elements: UnsafeMutablePointer<UInt16>

@@ -1,4 +1,4 @@
-#include "CTileGemm.h"
+#include "CKernels.h"
 
 #include <string.h>
 
@@ -54,36 +54,25 @@ void slm_tiles_unpack(const uint16_t *packed, long k, long n, long k_begin, long
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "cpu.h"
+
 #define ARCH_REQ_XCOMP_PERM 0x1023
 #define XFEATURE_XTILEDATA 18
 
-static uint64_t xcr0(void) {
-    uint32_t lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    return ((uint64_t)hi << 32) | lo;
-}
-
 static int detect(void) {
+    if (!slm_avx512_available()) return 0;
     unsigned a, b, c, d;
-    if (!__get_cpuid(1, &a, &b, &c, &d) || !((c >> 27) & 1)) return 0;  // OSXSAVE
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
-    int avx512 = ((b >> 16) & 1) && ((b >> 30) & 1);  // AVX512F, AVX512BW
+    int avx512bw = (b >> 30) & 1;
     int amx = ((d >> 22) & 1) && ((d >> 24) & 1);  // AMX-BF16, AMX-TILE
-    unsigned a1, b1, c1, d1;
-    if (!avx512 || !amx || !__get_cpuid_count(7, 1, &a1, &b1, &c1, &d1) || !((a1 >> 5) & 1)) return 0;  // AVX512-BF16
-    if ((xcr0() & 0xe6) != 0xe6) return 0;  // the OS saves SSE, AVX and AVX-512 state
+    if (!avx512bw || !amx || !__get_cpuid_count(7, 1, &a, &b, &c, &d) || !((a >> 5) & 1)) return 0;  // AVX512-BF16
     if (syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) != 0) return 0;
-    return (xcr0() & 0x60000) == 0x60000;  // tile configuration and tile data
+    return (slm_xcr0() & 0x60000) == 0x60000;  // tile configuration and tile data
 }
 
 int slm_tiles_available(void) {
-    static int state = -1;  // a race only repeats the same answer
-    int s = __atomic_load_n(&state, __ATOMIC_ACQUIRE);
-    if (s < 0) {
-        s = detect();
-        __atomic_store_n(&state, s, __ATOMIC_RELEASE);
-    }
-    return s;
+    static int state = -1;
+    return slm_detect_once(&state, detect);
 }
 
 /// Rows of a [m, k] (row stride lda) as bf16 in dst [m_pad, k_pad], zero beyond m and k.
