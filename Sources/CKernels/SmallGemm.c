@@ -118,12 +118,40 @@ void slm_small_sgemm(
     }
 }
 
+AVX512 float slm_row_max(const float *row, long a, long e) {
+    __m512 m = _mm512_set1_ps(-__builtin_inff());
+    for (long j = a; j < e; j += 16) m = _mm512_max_ps(m, _mm512_mask_loadu_ps(m, first_lanes(e - j), row + j));
+    return _mm512_reduce_max_ps(m);
+}
+
+AVX512 float slm_exp_row(float *row, long a, long e, long n, float shift) {
+    __m512 sum = _mm512_setzero_ps(), s = _mm512_set1_ps(shift);
+    for (long j = 0; j < n; j += 16) {
+        __mmask16 inside = first_lanes(n - j);
+        __mmask16 visible = (__mmask16)(inside & first_lanes(e - j) & ~first_lanes(a - j));
+        __m512 p = _mm512_maskz_mov_ps(visible, exp_non_positive(_mm512_sub_ps(_mm512_maskz_loadu_ps(visible, row + j), s)));
+        _mm512_mask_storeu_ps(row + j, inside, p);
+        sum = _mm512_add_ps(sum, p);
+    }
+    return _mm512_reduce_add_ps(sum);
+}
+
 #else
 
 void slm_small_sgemm(
     long m, long n, long k, const float *a, long a_row, long a_col, const float *b, long ldb, float *c, long ldc,
     const slm_epilogue *epilogue) {
     (void)m, (void)n, (void)k, (void)a, (void)a_row, (void)a_col, (void)b, (void)ldb, (void)c, (void)ldc, (void)epilogue;
+}
+
+float slm_row_max(const float *row, long a, long e) {
+    (void)row, (void)a, (void)e;
+    return 0;
+}
+
+float slm_exp_row(float *row, long a, long e, long n, float shift) {
+    (void)row, (void)a, (void)e, (void)n, (void)shift;
+    return 0;
 }
 
 #endif

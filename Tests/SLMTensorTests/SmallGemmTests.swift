@@ -124,4 +124,23 @@ final class SmallGemmTests: XCTestCase {
             }
         }
     }
+
+    /// One softmax row on AVX-512: the max of row[a..<e], then exp(row − shift) there, 0 elsewhere below n.
+    func testSoftmaxRowMatchesReference() throws {
+        try XCTSkipUnless(SmallGemm.isAvailable, "this CPU has no AVX-512")
+        for (a, e, n) in [(0, 1, 1), (0, 16, 16), (3, 17, 21), (5, 40, 48), (0, 70, 77), (31, 33, 64)] {
+            let source = Tensor.uniform([n + 16], low: -30, high: 5, seed: UInt64(n)).scalars
+            var row = source
+            let expectedMax = source[a..<e].max()!
+            XCTAssertEqual(slm_row_max(source, a, e), expectedMax, "max \(a)..<\(e)")
+            let sum = slm_exp_row(&row, a, e, n, expectedMax)
+            var expectedSum = 0.0
+            for j in 0..<(n + 16) {
+                let want = j >= n ? Double(source[j]) : (a..<e).contains(j) ? Foundation.exp(Double(source[j] - expectedMax)) : 0
+                if (a..<e).contains(j) { expectedSum += want }
+                XCTAssertEqual(Double(row[j]), want, accuracy: 1e-6 + 1e-6 * abs(want), "exp \(a)..<\(e) of \(n), [\(j)]")
+            }
+            XCTAssertEqual(Double(sum), expectedSum, accuracy: 1e-5 * expectedSum, "sum \(a)..<\(e)")
+        }
+    }
 }

@@ -39,6 +39,13 @@ void slm_small_sgemm(
     long m, long n, long k, const float *a, long a_row, long a_col, const float *b, long ldb, float *c, long ldc,
     const slm_epilogue *epilogue);
 
+/// The largest of row[a ..< e] (a < e), on AVX-512.
+float slm_row_max(const float *row, long a, long e);
+
+/// row[j] = exp(row[j] − shift) for a ≤ j < e and 0 for the other j < n, returning their sum, on
+/// AVX-512 (the exp of `SLM_EPILOGUE_EXP`): one softmax row. row[j] − shift must be ≤ 0.
+float slm_exp_row(float *row, long a, long e, long n, float shift);
+
 /// dst[j · dst_stride + i] = src[i · src_stride + j] for i < rows, j < cols (8 × 8 blocks in AVX registers).
 void slm_transpose(const float *src, long src_stride, long rows, long cols, float *dst, long dst_stride);
 

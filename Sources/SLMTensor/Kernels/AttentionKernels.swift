@@ -217,8 +217,8 @@ enum AttentionKernels {
                         row.update(repeating: 0, count: n)
                         continue
                     }
-                    let mNew = top ? rowMax(row, a, e) : max(m[r], rowMax(row, a, e))
-                    let sum = expRow(row, a, e, n, shift: mNew)
+                    let mNew = top ? softmaxRowMax(row, a, e) : max(m[r], softmaxRowMax(row, a, e))
+                    let sum = softmaxExpRow(row, a, e, n, shift: mNew)
                     if top {
                         l[r] = sum
                     } else {
@@ -484,6 +484,18 @@ enum AttentionKernels {
 
     @inline(__always)
     static func store(_ v: Vector, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vector.self) }
+
+    /// `rowMax` on AVX-512 where `SmallGemm` runs there.
+    @inline(__always)
+    static func softmaxRowMax(_ x: UnsafePointer<Float>, _ a: Int, _ e: Int) -> Float {
+        SmallGemm.runsOnAVX512 ? slm_row_max(x, a, e) : rowMax(x, a, e)
+    }
+
+    /// `expRow` on AVX-512 where `SmallGemm` runs there.
+    @inline(__always)
+    static func softmaxExpRow(_ x: UnsafeMutablePointer<Float>, _ a: Int, _ e: Int, _ n: Int, shift: Float) -> Float {
+        SmallGemm.runsOnAVX512 ? slm_exp_row(x, a, e, n, shift) : expRow(x, a, e, n, shift: shift)
+    }
 
     /// Largest of x[a..<e] (a < e); two SIMD8 (one AVX2 register each) accumulators. The last step
     /// loads 8 floats and ignores those from e on: reads reach up to 7 floats past e, which

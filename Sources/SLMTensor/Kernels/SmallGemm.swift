@@ -15,6 +15,9 @@ public enum SmallGemm {
     /// to check the OpenBLAS path on the same machine).
     nonisolated(unsafe) public static var usesAVX512 = isAvailable
 
+    /// Whether the kernel runs on AVX-512 now: available and not turned off.
+    static var runsOnAVX512: Bool { usesAVX512 && isAvailable }
+
     /// c [m, n] (row stride ldc) from the sums Σ_p A(i, p) · B(p, j), finished by `epilogue`, with
     /// A(i, p) = a[i · aRow + p · aCol]: row-major when aCol is 1 (lda = aRow), transposed when aRow
     /// is 1 (lda = aCol); B [k, n] row-major with row stride ldb. Counted in `Gemm`'s profile like sgemm.
@@ -23,7 +26,7 @@ public enum SmallGemm {
         c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: slm_epilogue
     ) {
         guard m > 0, n > 0 else { return }
-        guard usesAVX512 && isAvailable else {
+        guard runsOnAVX512 else {
             multiplyOnOpenBLAS(m: m, n: n, k: k, a: a, aRow: aRow, aCol: aCol, b: b, ldb: ldb, c: c, ldc: ldc, epilogue: epilogue)
             return
         }
