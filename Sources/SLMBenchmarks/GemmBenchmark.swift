@@ -34,6 +34,27 @@ public enum GemmBenchmark {
         ]
     }
 
+    /// The same tile products on `SmallGemm`, the kernel attention runs them on where the CPU has
+    /// AVX-512 (Kᵀ stored as attention stores it, transposed once per call); empty elsewhere.
+    public static func attentionTilesOnSmallGemm(runs: Int = 5) -> [Row] {
+        guard SmallGemm.isAvailable else { return [] }
+        return [
+            smallGemmRate("S = Q·Kᵀ", m: 192, n: 256, k: 64, transposedA: false, runs: runs),
+            smallGemmRate("O = P·V", m: 192, n: 64, k: 256, transposedA: false, runs: runs),
+            smallGemmRate("dK = dSᵀ·Q", m: 256, n: 64, k: 192, transposedA: true, runs: runs),
+        ]
+    }
+
+    private static func smallGemmRate(_ label: String, m: Int, n: Int, k: Int, transposedA: Bool, runs: Int) -> Row {
+        let a = Tensor.uniform([m * k], seed: 1), b = Tensor.uniform([k * n], seed: 2), c = Tensor(uninitialized: [m * n])
+        let seconds = medianSeconds(runs: runs) {
+            SmallGemm.multiply(
+                m: m, n: n, k: k, a: a.data, aRow: transposedA ? 1 : k, aCol: transposedA ? m : 1, b: b.data, ldb: n,
+                c: c.data, ldc: n, epilogue: .plain())
+        }
+        return Row(label: label, m: m, n: n, k: k, gflops: 2 * Double(m * n * k) / seconds / 1e9)
+    }
+
     public static func peak(runs: Int = 5) -> Row {
         rate("peak 2048³ (fastest run)", transA: false, transB: false, m: 2048, n: 2048, k: 2048, runs: runs, fastest: true)
     }

@@ -61,6 +61,10 @@ struct Bench: ParsableCommand {
                 print(String(format: "sgemm %-28@ %5d × %5d × %5d %8.1f GFLOP/s  %5.1f%% of one-thread peak (%.1f)",
                              row.label, row.m, row.n, row.k, row.gflops, 100 * row.gflops / tiles[0].gflops, tiles[0].gflops))
             }
+            for row in GemmBenchmark.attentionTilesOnSmallGemm(runs: runs) {
+                print(String(format: "slm tile kernel %-18@ %5d × %5d × %5d %8.1f GFLOP/s  %5.1f%% of one-thread peak (%.1f)",
+                             row.label, row.m, row.n, row.k, row.gflops, 100 * row.gflops / tiles[0].gflops, tiles[0].gflops))
+            }
         }
         if parts.contains(.gemm) {
             for row in GemmBenchmark.trainingShapes(runs: runs) {
@@ -80,7 +84,11 @@ struct Bench: ParsableCommand {
             print(String(format: "%-44@ %7.1f ms  matmul %7.1f ms  other %5.1f%%  %6.1f GFLOP/s  %5.1f%% of peak",
                          row.label, row.seconds * 1e3, row.matmulSeconds * 1e3, 100 * row.otherShare,
                          row.gflops, 100 * row.gflops / peak.gflops))
-            if let counted = row.flopsCounted { print("  (\(row.label): GFLOP/s count \(counted))") }
+            if let counted = row.flopsCounted {
+                print(String(format: "  (fastest of the %d runs: %.1f ms, %.1f%% of the peak, itself a fastest run)",
+                             runs, row.fastestSeconds * 1e3, 100 * row.flops / row.fastestSeconds / 1e9 / peak.gflops))
+                print("  (\(row.label): GFLOP/s count \(counted))")
+            }
         }
         if parts.contains(.teacherCache) { try teacherCache() }
         if parts.contains(.generate) {
