@@ -18,22 +18,28 @@ public enum StepBenchmark {
         public var gflops: Double { flops / seconds / 1e9 }
     }
 
-    /// The median run of `body` (after a warm-up that fills the buffer pool), with its sgemm counters;
-    /// its rate counts `usefulFlops` when given, else the FLOPs of the sgemm calls.
+    /// The median and fastest of `runs` runs of `body` (after a warm-up that fills the buffer pool), timed
+    /// with `Gemm`'s counters off, as training runs; then as many runs with them on, whose median gives
+    /// the matmul time (the counters read the clock and take a lock around every product, which in
+    /// attention's ~1,700 small products per call would count as other work). The rate counts
+    /// `usefulFlops` when given, else the FLOPs of the sgemm calls.
     static func profile(_ label: String, runs: Int, usefulFlops: Double? = nil, _ body: () throws -> Void) throws -> Row {
         try body()
-        var rows: [Row] = []
+        var times: [Double] = []
+        for _ in 0..<runs { times.append(try seconds(body)) }
+        var counted: [(seconds: Double, flops: Double)] = []
         for _ in 0..<runs {
             Gemm.resetCounters()
             Gemm.profiling = true
             defer { Gemm.profiling = false }
-            let elapsed = try seconds(body)
-            rows.append(Row(label: label, seconds: elapsed, matmulSeconds: Gemm.seconds, flops: usefulFlops ?? Gemm.flops))
+            try body()
+            counted.append((Gemm.seconds, Gemm.flops))
         }
-        let sorted = rows.sorted { $0.seconds < $1.seconds }
-        var median = sorted[rows.count / 2]
-        median.fastestSeconds = sorted[0].seconds
-        return median
+        times.sort()
+        let matmul = counted.sorted { $0.seconds < $1.seconds }[runs / 2]
+        var row = Row(label: label, seconds: times[runs / 2], matmulSeconds: matmul.seconds, flops: usefulFlops ?? matmul.flops)
+        row.fastestSeconds = times[0]
+        return row
     }
 
     public static func block(batch: Int = 4, sequence: Int = 256, trainWeights: Bool, runs: Int) throws -> Row {

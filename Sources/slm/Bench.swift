@@ -38,6 +38,7 @@ struct Bench: ParsableCommand {
     var training: TrainingOptions
 
     func validate() throws {
+        if runs < 1 { throw ValidationError("--runs must be at least 1, got \(runs)") }
         if only.contains(.memory1B) && only.count > 1 {
             throw ValidationError("memory-1b reports the process's peak memory, so it runs alone: slm bench --only memory-1b --base q8_0")
         }
