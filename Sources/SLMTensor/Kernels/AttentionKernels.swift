@@ -190,7 +190,7 @@ enum AttentionKernels {
         let keysT = transposedHeads(k, shape)
         // Per worker: packed Q and O [g·tile × D], the score tile S [g·tile × keySpan], then m and l per row.
         let perWorker = roundUp(2 * maxRows * d) + tileFloats(rows: maxRows, ldS: ldS) + 2 * roundUp(maxRows)
-        onWorkersClaiming(costs, scratchPerWorker: perWorker) { item, scratch in
+        onWorkersClaiming(costs, scratchPerWorker: perWorker) { item, _, scratch in
             let qp = scratch, op = qp + maxRows * d
             let s = scratch + roundUp(2 * maxRows * d)
             let m = s + tileFloats(rows: maxRows, ldS: ldS), l = m + roundUp(maxRows)
@@ -290,13 +290,14 @@ enum AttentionKernels {
         let packed = roundUp(3 * maxRows * d), tiles = tileFloats(rows: maxRows, ldS: ldS)
         let perWorker = packed + 2 * tiles + 2 * roundUp(maxRows)
         let runs = itemUnits
-        onWorkersClaiming(itemCosts, scratchPerWorker: perWorker) { item, scratch in
+        // Per worker: each row's visible keys in the current span, for the epilogue that makes P.
+        let ranges = UnsafeMutablePointer<Int32>.allocate(capacity: Parallel.threads * 2 * maxRows)
+        defer { ranges.deallocate() }
+        onWorkersClaiming(itemCosts, scratchPerWorker: perWorker) { item, worker, scratch in
             let qp = scratch, dop = qp + maxRows * d, dqp = dop + maxRows * d
             let p = scratch + packed, ds = p + tiles
             let rowLse = ds + tiles, rowDelta = rowLse + roundUp(maxRows)
-            // Each row's visible keys in the current span, for the epilogue that makes P.
-            let visibleFrom = UnsafeMutablePointer<Int32>.allocate(capacity: 2 * maxRows), visibleTo = visibleFrom + maxRows
-            defer { visibleFrom.deallocate() }
+            let visibleFrom = ranges + worker * 2 * maxRows, visibleTo = visibleFrom + maxRows
             let gi = item / parts, b = gi / shape.kvHeads, hk = gi % shape.kvHeads
             // Where this item's dk, dv rows go: the outputs themselves, or its private buffers.
             let dkBase: UnsafeMutablePointer<Float>?, dvBase: UnsafeMutablePointer<Float>?, ldOut: Int
@@ -642,21 +643,21 @@ enum AttentionKernels {
         onWorkerThreads(workers, scratchPerWorker: scratchPerWorker) { w, scratch in body(runs[w], scratch) }
     }
 
-    /// Runs `body(item, scratch)` for every item on `Parallel.threads` workers, each with its own
-    /// `scratchPerWorker` floats; OpenBLAS is single-threaded meanwhile. Workers claim items one at
+    /// Runs `body(item, worker, scratch)` for every item on min(`Parallel.threads`, items) workers,
+    /// numbered from 0, each with its own `scratchPerWorker` floats; OpenBLAS is single-threaded meanwhile. Workers claim items one at
     /// a time, costliest first, so a worker the OS delays leaves its share to the others; which
     /// worker runs an item does not change what the item computes.
     static func onWorkersClaiming(
-        _ costs: [Int], scratchPerWorker: Int, _ body: (Int, UnsafeMutablePointer<Float>) -> Void
+        _ costs: [Int], scratchPerWorker: Int, _ body: (Int, Int, UnsafeMutablePointer<Float>) -> Void
     ) {
         let workers = min(Parallel.threads, max(costs.count, 1))
         let order = costs.indices.sorted { costs[$0] != costs[$1] ? costs[$0] > costs[$1] : $0 < $1 }
         let next = Atomic<Int>(0)
-        onWorkerThreads(workers, scratchPerWorker: scratchPerWorker) { _, scratch in
+        onWorkerThreads(workers, scratchPerWorker: scratchPerWorker) { worker, scratch in
             while true {
                 let claimed = next.wrappingAdd(1, ordering: .relaxed).oldValue
                 guard claimed < order.count else { return }
-                body(order[claimed], scratch)
+                body(order[claimed], worker, scratch)
             }
         }
     }
