@@ -310,7 +310,10 @@ enum AttentionKernels {
                 dvBase = dv.map { $0 + shape.kvOffset(b, 0, hk) }
                 ldOut = ldkv
             }
-            for t in 0..<shape.length {
+            // The item's own diagonal keys are first written by their staircase (`keysTimesRows`);
+            // only the rows outside them start at zero.
+            let ownKeys = runs[item].lowerBound * tile..<min(shape.length, runs[item].upperBound * tile)
+            for t in 0..<shape.length where !ownKeys.contains(t) {
                 dkBase?.advanced(by: t * ldOut).update(repeating: 0, count: d)
                 dvBase?.advanced(by: t * ldOut).update(repeating: 0, count: d)
             }
@@ -423,7 +426,8 @@ enum AttentionKernels {
 
     /// C[keys × D] += alpha · Aᵀ X for a span's score-layout A [g·br × keys] and packed X [g·br × D]:
     /// the keys below the diagonal tile as one block, the diagonal ones (rows `below` onward of C)
-    /// in blocks seen only by the positions from their own onward.
+    /// in blocks seen only by the positions from their own onward. The diagonal keys are set, not
+    /// added to: queries are visited tile by tile upward, so no earlier tile can have seen them.
     @inline(__always)
     static func keysTimesRows(
         _ a: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
@@ -439,7 +443,7 @@ enum AttentionKernels {
             let keys = min(AttentionTiling.diagonalBlock, br - kb)
             SmallGemm.multiply(
                 m: keys, n: d, k: g * (br - kb), a: a + kb * g * ldS + below + kb, aRow: 1, aCol: ldS,
-                b: x + kb * g * d, ldb: d, c: c + (below + kb) * ldc, ldc: ldc, epilogue: .plain(alpha: alpha, beta: 1))
+                b: x + kb * g * d, ldb: d, c: c + (below + kb) * ldc, ldc: ldc, epilogue: .plain(alpha: alpha))
             kb += keys
         }
     }
