@@ -15,7 +15,7 @@ enum { BLOCK_ROWS = 12 };
 static __mmask16 first_lanes(long count) { return count >= 16 ? 0xffff : count <= 0 ? 0 : (__mmask16)((1u << count) - 1); }
 
 /// exp(x) for x ≤ 0 (softmax arguments), 16 lanes: Cephes' expf with fused multiply-adds, exactly 0
-/// below −87, step for step the Swift `AttentionKernels.expNonPositive`, so both give the same bits.
+/// below −87: the steps of the Swift `AttentionKernels.expNonPositive` (the path without AVX-512).
 static inline __attribute__((always_inline)) AVX512 __m512 exp_non_positive(__m512 x) {
     const __m512 lower = _mm512_set1_ps(-87.0f);
     __mmask16 underflow = _mm512_cmp_ps_mask(x, lower, _CMP_LT_OQ);

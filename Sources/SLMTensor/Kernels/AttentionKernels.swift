@@ -648,9 +648,9 @@ enum AttentionKernels {
     }
 
     /// Runs `body(item, worker, scratch)` for every item on min(`Parallel.threads`, items) workers,
-    /// numbered from 0, each with its own `scratchPerWorker` floats; OpenBLAS is single-threaded meanwhile. Workers claim items one at
-    /// a time, costliest first, so a worker the OS delays leaves its share to the others; which
-    /// worker runs an item does not change what the item computes.
+    /// numbered from 0, each with its own `scratchPerWorker` floats; OpenBLAS is single-threaded
+    /// meanwhile. Workers claim items one at a time, costliest first, so a worker the OS delays
+    /// leaves its share to the others; which worker runs an item does not change what it computes.
     static func onWorkersClaiming(
         _ costs: [Int], scratchPerWorker: Int, _ body: (Int, Int, UnsafeMutablePointer<Float>) -> Void
     ) {
