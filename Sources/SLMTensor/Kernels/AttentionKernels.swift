@@ -16,6 +16,9 @@ struct AttentionShape {
     var qStride: Int { queryHeads * headDim }
     /// Row stride of one head in k, v, dk, dv (Hkv·D).
     var kvStride: Int { kvHeads * headDim }
+    /// Row stride of a head's D rows in `AttentionKernels.transposedHeads`: T and 16 floats more, so
+    /// that at T = 256 (1 KB) the rows a product reads do not all fall into a few L1 cache sets.
+    var transposedStride: Int { length + 16 }
 
     @inline(__always) func qOffset(_ b: Int, _ t: Int, _ h: Int) -> Int { ((b * length + t) * queryHeads + h) * headDim }
     @inline(__always) func kvOffset(_ b: Int, _ t: Int, _ h: Int) -> Int { ((b * length + t) * kvHeads + h) * headDim }
@@ -205,8 +208,8 @@ enum AttentionKernels {
                 let below = (top ? r0 : c1) - c0
                 let vj = v + shape.kvOffset(b, c0, hk)
                 // S = scale · Q Kᵀ   [rows × (below + diagonal staircase)]
-                scores(qp, keysT.data + gi * d * shape.length, c0: c0, r0: r0, below: below, top: top, br: br, g: g, d: d,
-                       length: shape.length, c: s, ldc: ldS, .plain(alpha: scale))
+                scores(qp, keysT.data + gi * d * shape.transposedStride, c0: c0, r0: r0, below: below, top: top, br: br,
+                       g: g, d: d, ldT: shape.transposedStride, c: s, ldc: ldS, .plain(alpha: scale))
                 // P = exp(S − m_new), l = α·l + Σ P, O = α·O
                 for r in 0..<rows {
                     let i = r0 + r / g, row = s + r * ldS
@@ -332,7 +335,7 @@ enum AttentionKernels {
                     defer { top = false }
                     let below = (top ? r0 : c1) - c0
                     let kj = k + shape.kvOffset(b, c0, hk), kd = k + shape.kvOffset(b, r0, hk)
-                    let headT = gi * d * shape.length
+                    let headT = gi * d * shape.transposedStride
                     // P = exp(scale · Q Kᵀ − lse)   [rows × (below + diagonal staircase)], 0 where masked
                     for r in 0..<rows {
                         let (a, e) = tiling.visibleRange(b, r0 + r / g, c0, c1)
@@ -340,7 +343,7 @@ enum AttentionKernels {
                         visibleTo[r] = Int32(max(a, e))
                     }
                     scores(qp, keysT.data + headT, c0: c0, r0: r0, below: below, top: top, br: br, g: g, d: d,
-                           length: shape.length, c: p, ldc: ldS,
+                           ldT: shape.transposedStride, c: p, ldc: ldS,
                            .exp(alpha: scale, shift: rowLse, from: visibleFrom, to: visibleTo))
                     for r in 0..<rows {
                         let i = r0 + r / g
@@ -354,7 +357,7 @@ enum AttentionKernels {
                     guard dq != nil || dkBase != nil else { return }
                     // dS = P ⊙ (dO Vᵀ − D)   [rows × (below + diagonal staircase)]
                     scores(dop, valuesT.data + headT, c0: c0, r0: r0, below: below, top: top, br: br, g: g, d: d,
-                           length: shape.length, c: ds, ldc: ldS, .softmaxGradient(delta: rowDelta, probabilities: p, ldp: ldS))
+                           ldT: shape.transposedStride, c: ds, ldc: ldS, .softmaxGradient(delta: rowDelta, probabilities: p, ldp: ldS))
                     // dQ += scale · dS K   [rows × D]; the top span's staircase writes every row first.
                     if dq != nil {
                         if top {
@@ -406,20 +409,20 @@ enum AttentionKernels {
     }
 
     /// C = alpha · X Yᵀ over a span's score layout: X is packed [g·br × D]; Y's rows are keys, read
-    /// transposed from yT [D × length] (one head of `transposedHeads`): `below` keys from c0, then,
+    /// transposed from yT [D × T] with row stride ldT (one head of `transposedHeads`): `below` keys from c0, then,
     /// when `top`, the diagonal tile's br keys from r0, as a staircase.
     @inline(__always)
     static func scores(
         _ x: UnsafePointer<Float>, _ yT: UnsafePointer<Float>, c0: Int, r0: Int,
-        below: Int, top: Bool, br: Int, g: Int, d: Int, length: Int,
+        below: Int, top: Bool, br: Int, g: Int, d: Int, ldT: Int,
         c: UnsafeMutablePointer<Float>, ldc: Int, _ epilogue: slm_epilogue
     ) {
         SmallGemm.multiply(
-            m: g * br, n: below, k: d, a: x, aRow: d, aCol: 1, b: yT + c0, ldb: length, c: c, ldc: ldc, epilogue: epilogue)
+            m: g * br, n: below, k: d, a: x, aRow: d, aCol: 1, b: yT + c0, ldb: ldT, c: c, ldc: ldc, epilogue: epilogue)
         guard top else { return }
         forEachRowBlock(br) { pb, positions, cols in
             SmallGemm.multiply(
-                m: g * positions, n: cols, k: d, a: x + pb * g * d, aRow: d, aCol: 1, b: yT + r0, ldb: length,
+                m: g * positions, n: cols, k: d, a: x + pb * g * d, aRow: d, aCol: 1, b: yT + r0, ldb: ldT,
                 c: c + pb * g * ldc + below, ldc: ldc, epilogue: epilogue.advanced(rows: pb * g, columns: below))
         }
     }
@@ -448,16 +451,16 @@ enum AttentionKernels {
         }
     }
 
-    /// x's kv heads transposed, [B, Hkv, D, T], so that score products read keys as contiguous rows:
-    /// head (b, hk) starts at (b · Hkv + hk) · D · T.
+    /// x's kv heads transposed, [B, Hkv, D, T] with rows `transposedStride` apart, so that score
+    /// products read keys as contiguous rows: head (b, hk) starts at (b · Hkv + hk) · D · transposedStride.
     static func transposedHeads(_ x: UnsafePointer<Float>, _ shape: AttentionShape) -> Tensor {
-        let t = shape.length, d = shape.headDim
-        let result = Tensor(uninitialized: [shape.batch * shape.kvHeads, d, t])
+        let t = shape.length, d = shape.headDim, ldT = shape.transposedStride
+        let result = Tensor(uninitialized: [shape.batch * shape.kvHeads, d, ldT])
         let out = result.data
         Parallel.forEachChunk(shape.batch * shape.kvHeads, minChunk: 1) { heads in
             for head in heads {
                 let b = head / shape.kvHeads, hk = head % shape.kvHeads
-                slm_transpose(x + shape.kvOffset(b, 0, hk), shape.kvStride, t, d, out + head * d * t, t)
+                slm_transpose(x + shape.kvOffset(b, 0, hk), shape.kvStride, t, d, out + head * d * ldT, ldT)
             }
         }
         return result
