@@ -19,25 +19,29 @@ public enum StepBenchmark {
     }
 
     /// The median and fastest of `runs` runs of `body` (after a warm-up that fills the buffer pool), timed
-    /// with `Gemm`'s counters off, as training runs; then as many runs with them on, whose median gives
-    /// the matmul time (the counters read the clock and take a lock around every product, which in
-    /// attention's ~1,700 small products per call would count as other work). The rate counts
-    /// `usefulFlops` when given, else the FLOPs of the sgemm calls.
+    /// with `Gemm`'s counters off, as training runs; then as many runs with them on, whose median run
+    /// gives the matmul share, applied to the median time. The counters read the clock and take a lock
+    /// around every product, which in attention's ~1,700 small products per call would otherwise
+    /// count as other work and slow the timed runs. The rate counts `usefulFlops` when given, else
+    /// the FLOPs of the sgemm calls.
     static func profile(_ label: String, runs: Int, usefulFlops: Double? = nil, _ body: () throws -> Void) throws -> Row {
         try body()
         var times: [Double] = []
         for _ in 0..<runs { times.append(try seconds(body)) }
-        var counted: [(seconds: Double, flops: Double)] = []
+        var counted: [(seconds: Double, matmul: Double, flops: Double)] = []
         for _ in 0..<runs {
             Gemm.resetCounters()
             Gemm.profiling = true
             defer { Gemm.profiling = false }
-            try body()
-            counted.append((Gemm.seconds, Gemm.flops))
+            let elapsed = try seconds(body)
+            counted.append((elapsed, Gemm.seconds, Gemm.flops))
         }
         times.sort()
-        let matmul = counted.sorted { $0.seconds < $1.seconds }[runs / 2]
-        var row = Row(label: label, seconds: times[runs / 2], matmulSeconds: matmul.seconds, flops: usefulFlops ?? matmul.flops)
+        let split = counted.sorted { $0.seconds < $1.seconds }[runs / 2]
+        let median = times[runs / 2]
+        var row = Row(
+            label: label, seconds: median, matmulSeconds: median * min(1, split.matmul / split.seconds),
+            flops: usefulFlops ?? split.flops)
         row.fastestSeconds = times[0]
         return row
     }
