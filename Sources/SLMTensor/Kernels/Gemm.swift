@@ -26,27 +26,37 @@ public enum Gemm {
         beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         guard m > 0, n > 0 else { return }
-        let start = profiling ? DispatchTime.now().uptimeNanoseconds : 0
-        if k == 0 {
-            for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
-        } else if m == 1 {
-            // One row (a decoding step's projections): sgemv reads op(B) once, where sgemm would
-            // first pack all of it. C is zeroed first so that beta 0 never multiplies garbage.
-            if beta == 0 { c.update(repeating: 0, count: n) }
-            cblas_sgemv(
-                CblasRowMajor, transB ? CblasNoTrans : CblasTrans, Int32(transB ? n : k), Int32(transB ? k : n),
-                alpha, b, Int32(ldb), a, Int32(transA ? lda : 1), beta, c, 1)
-        } else {
-            cblas_sgemm(
-                CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        counting(flops: 2 * Double(m) * Double(n) * Double(k)) {
+            if k == 0 {
+                for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
+            } else if m == 1 {
+                // One row (a decoding step's projections): sgemv reads op(B) once, where sgemm would
+                // first pack all of it. C is zeroed first so that beta 0 never multiplies garbage.
+                if beta == 0 { c.update(repeating: 0, count: n) }
+                cblas_sgemv(
+                    CblasRowMajor, transB ? CblasNoTrans : CblasTrans, Int32(transB ? n : k), Int32(transB ? k : n),
+                    alpha, b, Int32(ldb), a, Int32(transA ? lda : 1), beta, c, 1)
+            } else {
+                cblas_sgemm(
+                    CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+            }
         }
-        if profiling { count(since: start, flops: 2 * Double(m) * Double(n) * Double(k)) }
     }
 
-    /// Adds the time since `start` (uptime nanoseconds) and `flops` to the counters; slm's own
-    /// matmul kernels (`QuantizedGemv`) call it too, so a step's matmul share includes them.
-    static func count(since start: UInt64, flops: Double) {
+    /// Runs `body`, a matrix product of `flops` FLOPs, counting its time when `profiling` is on;
+    /// slm's own matmul kernels (`QuantizedGemv`, `SmallGemm`, `TileGemm`) run through it too, so a
+    /// step's matmul share includes them.
+    @inline(__always)
+    static func counting(flops: @autoclosure () -> Double, _ body: () -> Void) {
+        guard profiling else { return body() }
+        let start = DispatchTime.now().uptimeNanoseconds
+        body()
+        count(since: start, flops: flops())
+    }
+
+    /// Adds the time since `start` (uptime nanoseconds) and `flops` to the counters.
+    private static func count(since start: UInt64, flops: Double) {
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         let share = Parallel.isInsideWorkers ? 1 / Double(Parallel.threads) : 1
         counters.withLock {

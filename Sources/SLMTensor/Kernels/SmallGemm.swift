@@ -1,5 +1,4 @@
 import CKernels
-import Dispatch
 
 /// Float32 products of attention's small tiles (head dim 64, a few hundred keys) on AVX-512
 /// (`slm_small_sgemm`): A is read in place, a scalar at a time, and B's rows straight from
@@ -30,9 +29,9 @@ public enum SmallGemm {
             multiplyOnOpenBLAS(m: m, n: n, k: k, a: a, aRow: aRow, aCol: aCol, b: b, ldb: ldb, c: c, ldc: ldc, epilogue: epilogue)
             return
         }
-        let start = Gemm.profiling ? DispatchTime.now().uptimeNanoseconds : 0
-        withUnsafePointer(to: epilogue) { slm_small_sgemm(m, n, k, a, aRow, aCol, b, ldb, c, ldc, $0) }
-        if Gemm.profiling { Gemm.count(since: start, flops: 2 * Double(m) * Double(n) * Double(k)) }
+        Gemm.counting(flops: 2 * Double(m) * Double(n) * Double(k)) {
+            withUnsafePointer(to: epilogue) { slm_small_sgemm(m, n, k, a, aRow, aCol, b, ldb, c, ldc, $0) }
+        }
     }
 
     private static func multiplyOnOpenBLAS(

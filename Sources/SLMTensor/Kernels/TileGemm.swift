@@ -1,5 +1,4 @@
 import CKernels
-import Dispatch
 
 /// bf16 matrix products on Intel AMX tiles (`CKernels`): Float32 in and out, the inputs rounded
 /// to bf16 and the products summed in Float32. On this kind of machine a thread multiplies at
@@ -43,16 +42,16 @@ public enum TileGemm {
         c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         guard m > 0, b.n > 0 else { return }
-        let start = Gemm.profiling ? DispatchTime.now().uptimeNanoseconds : 0
         let k = b.k, blocks = (m + 31) / 32, paddedK = slm_tiles_padded(k)
-        let scratch = Tensor(uninitialized: [blocks * 32 * paddedK / 2])  // bf16 values, two per float
-        let bf16 = UnsafeMutableRawPointer(scratch.data).assumingMemoryBound(to: UInt16.self)
-        Parallel.forEachChunk(blocks) { range in
-            let first = range.lowerBound * 32, rows = min(m, range.upperBound * 32) - first
-            slm_tiles_gemm(
-                a + first * lda, lda, rows, k, b.elements, b.n, c + first * ldc, ldc, bf16 + first * paddedK)
+        Gemm.counting(flops: 2 * Double(m) * Double(b.n) * Double(k)) {
+            let scratch = Tensor(uninitialized: [blocks * 32 * paddedK / 2])  // bf16 values, two per float
+            let bf16 = UnsafeMutableRawPointer(scratch.data).assumingMemoryBound(to: UInt16.self)
+            Parallel.forEachChunk(blocks) { range in
+                let first = range.lowerBound * 32, rows = min(m, range.upperBound * 32) - first
+                slm_tiles_gemm(
+                    a + first * lda, lda, rows, k, b.elements, b.n, c + first * ldc, ldc, bf16 + first * paddedK)
+            }
         }
-        if Gemm.profiling { Gemm.count(since: start, flops: 2 * Double(m) * Double(b.n) * Double(k)) }
     }
 
     /// Each value rounded to bf16 (nearest even) and widened back.

@@ -1,5 +1,3 @@
-import Dispatch
-
 extension Tensor {
     /// Rows of the weight dequantized at once: 256 × 576 floats is 576 KB, which stays in L2.
     static let quantizedTileRows = 256
@@ -20,9 +18,9 @@ extension Tensor {
         let y = Tensor(uninitialized: Array(shape.dropLast()) + [out])
         let tileRows = Tensor.quantizedTileRows
         if tokens <= QuantizedGemv.maxTokens && QuantizedGemv.supports(weight.type) {
-            let start = Gemm.profiling ? DispatchTime.now().uptimeNanoseconds : 0
-            QuantizedGemv.run(weight, x: data, tokens: tokens, y: y.data)
-            if Gemm.profiling { Gemm.count(since: start, flops: 2 * Double(tokens) * Double(out) * Double(inFeatures)) }
+            Gemm.counting(flops: 2 * Double(tokens) * Double(out) * Double(inFeatures)) {
+                QuantizedGemv.run(weight, x: data, tokens: tokens, y: y.data)
+            }
         } else {
             let scratch = Tensor(uninitialized: [min(tileRows, out), inFeatures])
             for start in stride(from: 0, to: out, by: tileRows) {
