@@ -22,7 +22,7 @@ final class TeacherClientFaultTests: XCTestCase {
             texts[2].0 + texts[2].1: [.serverError, .serverError],
             texts[3].0 + texts[3].1: [.malformedJSON],
             texts[4].0 + texts[4].1: [.droppedConnection],
-            texts[5].0 + texts[5].1: [.slow(seconds: 3)],
+            texts[5].0 + texts[5].1: [.slow(seconds: 6)],
         ]
         let server = FaultyServer(plans: plans, tokenizer: tokenizer, expectedAuthorization: "Bearer " + Self.key)
         let (port, task) = try await server.start()
@@ -139,6 +139,6 @@ final class TeacherClientFaultTests: XCTestCase {
     private func settings(port: Int) -> TeacherAPISettings {
         TeacherAPISettings(
             baseURL: "http://127.0.0.1:\(port)/v1", model: "teacher", apiKeyEnvironmentVariable: Self.keyVariable, topLogprobs: 2,
-            maxConcurrentRequests: 3, requestTimeout: 1, maxRetries: 4, initialBackoff: 0.05, maxBackoff: 0.2, disablePromptCache: false)
+            maxConcurrentRequests: 3, requestTimeout: 2, maxRetries: 4, initialBackoff: 0.05, maxBackoff: 0.2, disablePromptCache: false)
     }
 }
