@@ -10,7 +10,7 @@ import Synchronization
 /// `WorkerPool`'s threads.
 public enum Parallel {
     nonisolated(unsafe) private static var configuredThreads = 1
-    /// Workers for `threads` − 1 or more; replaced by a larger pool when more threads are set.
+    /// Workers for `threads` − 1; replaced, and the old one stopped, when the thread count changes.
     nonisolated(unsafe) private static var pool: WorkerPool?
     private static let workerRegions = Atomic<Int>(0)
 
@@ -23,9 +23,9 @@ public enum Parallel {
     public static func setThreads(_ n: Int) {
         configuredThreads = max(1, n)
         openblas_set_num_threads(Int32(configuredThreads))
-        if configuredThreads > 1 && (pool?.workers ?? 0) < configuredThreads - 1 {
-            pool = WorkerPool(workers: configuredThreads - 1)
-        }
+        guard (pool?.workers ?? 0) != configuredThreads - 1 else { return }
+        pool?.stop()
+        pool = configuredThreads > 1 ? WorkerPool(workers: configuredThreads - 1) : nil
     }
 
     /// Calls `body` on disjoint contiguous sub-ranges of `0..<count`, in parallel.

@@ -2,8 +2,8 @@ import Dispatch
 import Foundation
 import Synchronization
 
-/// The threads behind `Parallel.forEachChunk`: `workers` threads that live as long as the process
-/// and wait for jobs, spinning for `spinNanoseconds` after each one before they sleep.
+/// The threads behind `Parallel.forEachChunk`: `workers` threads that live until `stop()` and
+/// wait for jobs, spinning for `spinNanoseconds` after each one before they sleep.
 ///
 /// A job is `chunks` calls `run(c)`, c in 0..<chunks. Its caller publishes it, then claims chunks
 /// itself like any worker, and returns when all have run; a chunk is claimed by one thread with a
@@ -28,17 +28,24 @@ final class WorkerPool: @unchecked Sendable {
     private let finished = Atomic<Int>(0)
     private let sleepers = Atomic<Int>(0)
     private let busy = Atomic<Bool>(false)
+    private let stopping = Atomic<Bool>(false)
     private let wake = DispatchSemaphore(value: 0)
     /// Written by the caller before it publishes a generation, read by a worker only after it has
     /// claimed a chunk of that generation (so while the caller waits for it).
     nonisolated(unsafe) private var job: Unmanaged<Job>?
+    /// The job's generation (high 32 bits) and chunk count (low): a worker that read `state` of the
+    /// job before, then was descheduled while the caller set up this one, sees that the count is
+    /// not its job's, instead of claiming a chunk past its job's end that belongs to this one.
     private let chunks = Atomic<Int>(0)
 
     init(workers: Int, spinNanoseconds: UInt64 = 100_000) {
         self.workers = workers
         self.spinNanoseconds = spinNanoseconds
         for _ in 0..<workers {
-            let thread = Thread { [unowned self] in self.work() }
+            let thread = Thread {
+                Thread.current.name = "slm worker"  // for ps, top, perf and debuggers
+                self.work()
+            }
             thread.stackSize = 8 << 20
             thread.start()
         }
@@ -55,11 +62,8 @@ final class WorkerPool: @unchecked Sendable {
         withoutActuallyEscaping(run) { run in
             let body = Job(run)
             job = Unmanaged.passUnretained(body)
-            self.chunks.store(chunks, ordering: .relaxed)
             finished.store(0, ordering: .relaxed)
-            let generation = (state.load(ordering: .relaxed) >> 32 + 1) & 0x7FFF_FFFF
-            state.store(generation << 32, ordering: .sequentiallyConsistent)
-            for _ in 0..<sleepers.load(ordering: .sequentiallyConsistent) { wake.signal() }
+            let generation = publishGeneration(chunks: chunks)
             claimChunks(of: generation)
             while finished.load(ordering: .acquiring) < chunks {}
             job = nil
@@ -67,10 +71,28 @@ final class WorkerPool: @unchecked Sendable {
         }
     }
 
-    /// A worker: wait for a new generation (spinning, then asleep), claim its chunks, repeat.
+    /// Waits for a job running on the pool to end, then ends the workers. Calls made after run their
+    /// chunks on the caller, as calls made while the pool is busy do.
+    func stop() {
+        while !busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {}
+        stopping.store(true, ordering: .sequentiallyConsistent)
+        _ = publishGeneration(chunks: 0)
+    }
+
+    /// Publishes the next generation, a job of `chunks` chunks (`job` set before), and wakes the
+    /// sleeping workers; returns the generation.
+    private func publishGeneration(chunks: Int) -> Int {
+        let generation = (state.load(ordering: .relaxed) >> 32 + 1) & 0x7FFF_FFFF
+        self.chunks.store(generation << 32 | chunks, ordering: .relaxed)
+        state.store(generation << 32, ordering: .sequentiallyConsistent)
+        for _ in 0..<sleepers.load(ordering: .sequentiallyConsistent) { wake.signal() }
+        return generation
+    }
+
+    /// A worker: wait for a new generation (spinning, then asleep), claim its chunks, repeat until stopped.
     private func work() {
         var seen = state.load(ordering: .acquiring) >> 32
-        while true {
+        while !stopping.load(ordering: .sequentiallyConsistent) {
             var spins = 0, since: UInt64 = 0
             while state.load(ordering: .acquiring) >> 32 == seen {
                 spins += 1
@@ -98,7 +120,8 @@ final class WorkerPool: @unchecked Sendable {
             while true {
                 guard current >> 32 == generation else { return }
                 chunk = current & 0xFFFF_FFFF
-                guard chunk < chunks.load(ordering: .relaxed) else { return }
+                let published = chunks.load(ordering: .relaxed)
+                guard published >> 32 == generation, chunk < published & 0xFFFF_FFFF else { return }
                 let (claimed, now) = state.compareExchange(expected: current, desired: current + 1, ordering: .acquiringAndReleasing)
                 if claimed { break }
                 current = now

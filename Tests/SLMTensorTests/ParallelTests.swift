@@ -32,4 +32,44 @@ final class ParallelTests: XCTestCase {
         }
         XCTAssertTrue((0..<(2 * outer * inner)).allSatisfy { hits[$0] == 200 })
     }
+
+    /// Jobs of different chunk counts back to back: a worker descheduled between reading one job's
+    /// progress and its chunk count must not run a chunk of the next, larger job.
+    func testJobsOfDifferentSizesRunEachChunkOnce() {
+        Parallel.setThreads(3)
+        defer { Parallel.setThreads(2) }
+        let calls = 100_000
+        let hits = UnsafeMutablePointer<Int>.allocate(capacity: 3)
+        defer { hits.deallocate() }
+        hits.initialize(repeating: 0, count: 3)
+        var expected = [0, 0, 0]
+        for call in 0..<calls {
+            let count = 2 + call % 2
+            Parallel.forEachChunk(count) { range in for i in range { hits[i] += 1 } }
+            for i in 0..<count { expected[i] += 1 }
+        }
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: hits, count: 3)), expected)
+    }
+
+    /// Each thread count gets its own workers; the old ones end instead of sleeping for ever.
+    func testChangingTheThreadCountEndsTheOldWorkers() throws {
+        for round in 0..<20 {
+            Parallel.setThreads(2 + round % 3)
+            Parallel.forEachChunk(8) { _ in }
+        }
+        Parallel.setThreads(2)
+        var workers = try poolThreads()
+        for _ in 0..<200 where workers != 1 {
+            usleep(5_000)
+            workers = try poolThreads()
+        }
+        XCTAssertEqual(workers, 1, "2 threads need one worker beside the caller; the others are left from earlier thread counts")
+    }
+
+    /// Threads of this process named as `WorkerPool` names its workers.
+    private func poolThreads() throws -> Int {
+        try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").filter { task in
+            (try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8)) == "slm worker\n"
+        }.count
+    }
 }
