@@ -3,7 +3,8 @@ import SLMTensor
 import XCTest
 
 /// `Parallel.forEachChunk` on its worker pool: every index once, also when called from inside a
-/// chunk or from several threads at once.
+/// chunk, from several threads at once, or in jobs of different sizes; a new thread count ends the
+/// old workers.
 final class ParallelTests: XCTestCase {
     override func setUp() { Parallel.setThreads(2) }
 
