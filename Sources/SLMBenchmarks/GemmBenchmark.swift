@@ -6,6 +6,12 @@ public enum GemmBenchmark {
         public let label: String
         public let m: Int, n: Int, k: Int
         public let gflops: Double
+
+        /// The rate of an m × n × k product (2·m·n·k FLOPs) that took `seconds`.
+        init(label: String, m: Int, n: Int, k: Int, seconds: Double) {
+            (self.label, self.m, self.n, self.k) = (label, m, n, k)
+            gflops = 2 * Double(m * n * k) / seconds / 1e9
+        }
     }
 
     /// C[m×n] = op(A)·op(B) timed as a median of `runs` (the fastest run when `fastest`).
@@ -17,7 +23,7 @@ public enum GemmBenchmark {
                 a: a.data, lda: transA ? m : k, b: b.data, ldb: transB ? k : n, c: c.data, ldc: n)
         }
         let seconds = fastest ? fastestSeconds(runs: runs, multiply) : medianSeconds(runs: runs, multiply)
-        return Row(label: label, m: m, n: n, k: k, gflops: 2 * Double(m * n * k) / seconds / 1e9)
+        return Row(label: label, m: m, n: n, k: k, seconds: seconds)
     }
 
     /// The per-tile products fused attention is made of at SmolLM2's head size (D = 64), on one
@@ -52,7 +58,7 @@ public enum GemmBenchmark {
                 m: m, n: n, k: k, a: a.data, aRow: transposedA ? 1 : k, aCol: transposedA ? m : 1, b: b.data, ldb: n,
                 c: c.data, ldc: n, epilogue: .plain())
         }
-        return Row(label: label, m: m, n: n, k: k, gflops: 2 * Double(m * n * k) / seconds / 1e9)
+        return Row(label: label, m: m, n: n, k: k, seconds: seconds)
     }
 
     public static func peak(runs: Int = 5) -> Row {

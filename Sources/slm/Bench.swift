@@ -57,15 +57,13 @@ struct Bench: ParsableCommand {
         if parts.contains(.train) { try training.train(model: model, peak: peak) }
         if parts.contains(.memory1B) { try training.memory1B(peak: peak) }
         if parts.contains(.gemm) || parts.contains(.attention) {
-            let tiles = GemmBenchmark.attentionTiles(runs: runs)
-            for row in tiles.dropFirst() {
-                print(String(format: "sgemm %-28@ %5d × %5d × %5d %8.1f GFLOP/s  %5.1f%% of one-thread peak (%.1f)",
-                             row.label, row.m, row.n, row.k, row.gflops, 100 * row.gflops / tiles[0].gflops, tiles[0].gflops))
+            let tiles = GemmBenchmark.attentionTiles(runs: runs), onePeak = tiles[0].gflops
+            func printTile(_ kernel: String, _ row: GemmBenchmark.Row) {
+                print(String(format: "%-34@ %5d × %5d × %5d %8.1f GFLOP/s  %5.1f%% of one-thread peak (%.1f)",
+                             "\(kernel) \(row.label)", row.m, row.n, row.k, row.gflops, 100 * row.gflops / onePeak, onePeak))
             }
-            for row in GemmBenchmark.attentionTilesOnSmallGemm(runs: runs) {
-                print(String(format: "slm tile kernel %-18@ %5d × %5d × %5d %8.1f GFLOP/s  %5.1f%% of one-thread peak (%.1f)",
-                             row.label, row.m, row.n, row.k, row.gflops, 100 * row.gflops / tiles[0].gflops, tiles[0].gflops))
-            }
+            for row in tiles.dropFirst() { printTile("sgemm", row) }
+            for row in GemmBenchmark.attentionTilesOnSmallGemm(runs: runs) { printTile("slm tile kernel", row) }
         }
         if parts.contains(.gemm) {
             for row in GemmBenchmark.trainingShapes(runs: runs) {
