@@ -86,7 +86,7 @@ struct Bench: ParsableCommand {
             if let counted = row.flopsCounted {
                 print(String(format: "  (fastest of the %d runs: %.1f ms, %.1f%% of the peak, itself a fastest run)",
                              runs, row.fastestSeconds * 1e3, 100 * row.flops / row.fastestSeconds / 1e9 / peak.gflops))
-                print("  (\(row.label): GFLOP/s count \(counted))")
+                print(String(format: "  (%@: GFLOP/s count %.0f FLOPs per run, %@)", row.label, row.flops, counted))
             }
         }
         if parts.contains(.teacherCache) { try teacherCache() }
