@@ -27,13 +27,15 @@ final class SmallGemmTests: XCTestCase {
             b = Tensor.uniform([max(k * (n + 3), 1)], low: -1, high: 1, seed: seed + 1)
         }
 
-        /// Σ_p A(i, p) B(p, j) in Double.
+        /// Σ_p A(i, p) B(p, j), summed in Double by `Reference.sgemm`.
         func sums() -> [[Double]] {
-            (0..<m).map { i in
-                (0..<n).map { j in
-                    (0..<k).reduce(0.0) { $0 + Double(a.data[i * aRow + $1 * aCol]) * Double(b.data[$1 * ldb + j]) }
-                }
+            var c = [Float](repeating: 0, count: max(m * n, 1))
+            c.withUnsafeMutableBufferPointer { out in
+                Reference.sgemm(
+                    transA: transposed, transB: false, m: m, n: n, k: k, a: a.data, lda: transposed ? m : k,
+                    b: b.data, ldb: ldb, c: out.baseAddress!, ldc: n)
             }
+            return (0..<m).map { i in (0..<n).map { Double(c[i * n + $0]) } }
         }
     }
 
