@@ -80,11 +80,11 @@ struct Bench: ParsableCommand {
         if parts.contains(.loss) { steps.append(try StepBenchmark.lossHead(runs: runs)) }
         if !steps.isEmpty { print("forward+backward at batch 4 × 256 tokens (SmolLM2-135M shapes):") }
         for row in steps {
-            print(String(format: "%-44@ %7.1f ms  matmul %7.1f ms  other %5.1f%%  %6.1f GFLOP/s  %5.1f%% of peak",
+            print(String(format: "%-44@ %7.2f ms  matmul %7.2f ms  other %5.1f%%  %6.1f GFLOP/s  %5.1f%% of peak",
                          row.label, row.seconds * 1e3, row.matmulSeconds * 1e3, 100 * row.otherShare,
                          row.gflops, 100 * row.gflops / peak.gflops))
             if let counted = row.flopsCounted {
-                print(String(format: "  (fastest of the %d runs: %.1f ms, %.1f%% of the peak, itself a fastest run)",
+                print(String(format: "  (fastest of the %d runs: %.2f ms, %.1f%% of the peak, itself a fastest run)",
                              runs, row.fastestSeconds * 1e3, 100 * row.flops / row.fastestSeconds / 1e9 / peak.gflops))
                 print(String(format: "  (%@: GFLOP/s count %.0f FLOPs per run, %@)", row.label, row.flops, counted))
             }
