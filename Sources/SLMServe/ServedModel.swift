@@ -7,8 +7,6 @@ public struct ServedModel: @unchecked Sendable {
     public let id: String
     let generator: Generator
     let template: ChatTemplate
-    /// Put the tokenizer's BOS before every prompt (GGUF `tokenizer.ggml.add_bos_token`).
-    let addBOS: Bool
     /// Startup notes for the log (e.g. a model without a chat template answered in plain ChatML).
     public let notes: [String]
 
@@ -34,20 +32,19 @@ public struct ServedModel: @unchecked Sendable {
             notes.append("the model declares no chat template; /v1/chat/completions uses plain ChatML (--chat-template names another)")
         }
         let template = chosen ?? ChatTemplate(.chatml)
-        let addBOS = try !isDirectory.boolValue && GGUFFile(path: path)["tokenizer.ggml.add_bos_token"].map { "\($0)" } == "true"
         let name = id ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
         return ServedModel(
             id: name, generator: try Generator(model: model, tokenizer: tokenizer, contextLength: contextLength),
-            template: template, addBOS: addBOS && tokenizer.bosTokenId != nil, notes: notes)
+            template: template, notes: notes)
     }
 
     /// Token ids of a rendered chat prompt: the template writes the format's own BOS (`<|begin_of_text|>`,
     /// `<s>`, `<bos>`) where it has one, so none is added, as transformers' `apply_chat_template` tokenizes.
     func encodeChat(_ text: String) -> [Int32] { tokenizer.encode(text) }
 
-    /// Token ids of a prompt text (special tokens such as `<|im_start|>` recognised).
-    func encode(_ text: String) -> [Int32] {
-        let ids = tokenizer.encode(text)
-        return addBOS ? [tokenizer.bosTokenId!] + ids : ids
-    }
+    /// Token ids of a prompt text (special tokens such as `<|im_start|>` recognised), with BOS first
+    /// where the tokenizer adds one (`BPETokenizer.addsBOS`: GGUF `tokenizer.ggml.add_bos_token`, or a
+    /// folder's tokenizer_config.json `add_bos_token` or post-processor), as llama.cpp's server and
+    /// transformers' `tokenizer(prompt)` do.
+    func encode(_ text: String) -> [Int32] { tokenizer.encode(text, addSpecial: true) }
 }
