@@ -16,14 +16,24 @@ public enum GemmBenchmark {
 
     /// C[m×n] = op(A)·op(B) timed as a median of `runs` (the fastest run when `fastest`).
     public static func rate(_ label: String, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, runs: Int, fastest: Bool = false) -> Row {
+        let multiply = product(transA: transA, transB: transB, m: m, n: n, k: k)
+        let seconds = fastest ? fastestSeconds(runs: runs, multiply) : medianSeconds(runs: runs, multiply)
+        return Row(label: label, m: m, n: n, k: k, seconds: seconds)
+    }
+
+    /// One run of the peak's 2048³ product, and its FLOPs: for figures timed alternately with it.
+    public static func peakProduct() -> (run: () -> Void, flops: Double) {
+        (product(transA: false, transB: false, m: 2048, n: 2048, k: 2048), 2 * 2048 * 2048 * 2048)
+    }
+
+    /// C[m×n] = op(A)·op(B) on uniform random inputs, as a closure that runs it once.
+    private static func product(transA: Bool, transB: Bool, m: Int, n: Int, k: Int) -> () -> Void {
         let a = Tensor.uniform([m * k], seed: 1), b = Tensor.uniform([k * n], seed: 2), c = Tensor(uninitialized: [m * n])
-        let multiply = {
+        return {
             Gemm.sgemm(
                 transA: transA, transB: transB, m: m, n: n, k: k,
                 a: a.data, lda: transA ? m : k, b: b.data, ldb: transB ? k : n, c: c.data, ldc: n)
         }
-        let seconds = fastest ? fastestSeconds(runs: runs, multiply) : medianSeconds(runs: runs, multiply)
-        return Row(label: label, m: m, n: n, k: k, seconds: seconds)
     }
 
     /// The per-tile products fused attention is made of at SmolLM2's head size (D = 64), on one

@@ -14,6 +14,10 @@ public enum StepBenchmark {
         public let flops: Double
         /// How `flops` was counted, printed under the figure; nil for 2·M·N·K over the sgemm calls.
         public var flopsCounted: String?
+        /// The median over runs alternated with the peak's 2048³ product of this run's rate over that
+        /// product's, when measured (`alternatingWithPeak`): a share of the peak that drifts in the
+        /// machine's speed, which these shared machines have, move less.
+        public var alternatedShareOfPeak: Double?
         public var otherShare: Double { max(0, seconds - matmulSeconds) / seconds }
         public var gflops: Double { flops / seconds / 1e9 }
     }
@@ -24,7 +28,9 @@ public enum StepBenchmark {
     /// around every product, which in attention's ~1,700 small products per call would otherwise
     /// count as other work and slow the timed runs. The rate counts `usefulFlops` when given, else
     /// the FLOPs of the sgemm calls.
-    static func profile(_ label: String, runs: Int, usefulFlops: Double? = nil, _ body: () throws -> Void) throws -> Row {
+    static func profile(
+        _ label: String, runs: Int, usefulFlops: Double? = nil, alternatingWithPeak: Bool = false, _ body: () throws -> Void
+    ) throws -> Row {
         try body()
         var times: [Double] = []
         for _ in 0..<runs { times.append(try seconds(body)) }
@@ -43,6 +49,15 @@ public enum StepBenchmark {
             label: label, seconds: median, matmulSeconds: median * min(1, split.matmul / split.seconds),
             flops: usefulFlops ?? split.flops)
         row.fastestSeconds = times[0]
+        if alternatingWithPeak {
+            let peak = GemmBenchmark.peakProduct()
+            var shares: [Double] = []
+            for _ in 0..<runs {
+                let peakSeconds = seconds(peak.run), bodySeconds = try seconds(body)
+                shares.append((row.flops / bodySeconds) / (peak.flops / peakSeconds))
+            }
+            row.alternatedShareOfPeak = shares.sorted()[runs / 2]
+        }
         return row
     }
 
@@ -69,7 +84,7 @@ public enum StepBenchmark {
         let k = Tensor.uniform([batch, sequence, config.kvHeads, config.headDim], seed: 2, requiresGrad: true)
         let v = Tensor.uniform([batch, sequence, config.kvHeads, config.headDim], seed: 3, requiresGrad: true)
         let seed = Tensor.uniform(q.shape, seed: 4)
-        var row = try profile("attention fwd+bwd", runs: runs, usefulFlops: flops) {
+        var row = try profile("attention fwd+bwd", runs: runs, usefulFlops: flops, alternatingWithPeak: true) {
             [q, k, v].forEach { $0.zeroGrad() }
             try Tensor.causalAttention(q: q, k: k, v: v, scale: 0.125).backward(seed: seed)
         }
@@ -93,7 +108,7 @@ public enum StepBenchmark {
         let hidden = Tensor.uniform([tokens, hiddenSize], seed: 1, requiresGrad: true)
         let weight = Tensor.uniform([vocab, hiddenSize], low: -0.05, high: 0.05, seed: 2)
         let labels = (0..<tokens).map { Int32(($0 * 7919) % vocab) }
-        return try profile("loss head fwd+bwd (49,152 vocab)", runs: runs) {
+        return try profile("loss head fwd+bwd (49,152 vocab)", runs: runs, alternatingWithPeak: true) {
             hidden.zeroGrad()
             try Tensor.lossHead(hidden: hidden, weight: weight, labels: labels).loss.backward()
         }

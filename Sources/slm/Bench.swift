@@ -83,6 +83,9 @@ struct Bench: ParsableCommand {
             print(String(format: "%-44@ %7.2f ms  matmul %7.2f ms  other %5.1f%%  %6.1f GFLOP/s  %5.1f%% of peak",
                          row.label, row.seconds * 1e3, row.matmulSeconds * 1e3, 100 * row.otherShare,
                          row.gflops, 100 * row.gflops / peak.gflops))
+            if let share = row.alternatedShareOfPeak {
+                print(String(format: "  (alternated run by run with the 2048³ sgemm: median %.1f%% of the peak)", 100 * share))
+            }
             if let counted = row.flopsCounted {
                 print(String(format: "  (fastest of the %d runs: %.2f ms, %.1f%% of the peak, itself a fastest run)",
                              runs, row.fastestSeconds * 1e3, 100 * row.flops / row.fastestSeconds / 1e9 / peak.gflops))
