@@ -14,9 +14,10 @@ public enum StepBenchmark {
         public let flops: Double
         /// How `flops` was counted, printed under the figure; nil for 2·M·N·K over the sgemm calls.
         public var flopsCounted: String?
-        /// The median over runs alternated with the peak's 2048³ product of this run's rate over that
-        /// product's, when measured (`alternatingWithPeak`): a share of the peak that drifts in the
-        /// machine's speed, which these shared machines have, move less.
+        /// When measured (`alternatingWithPeak`): the median, over runs each alternated with one run of
+        /// the peak's 2048³ product, of the run's rate over that product's. Drift in a shared machine's
+        /// speed moves both timings of a pair alike, so this share moves less than one against a peak
+        /// timed apart.
         public var alternatedShareOfPeak: Double?
         public var otherShare: Double { max(0, seconds - matmulSeconds) / seconds }
         public var gflops: Double { flops / seconds / 1e9 }
@@ -27,7 +28,8 @@ public enum StepBenchmark {
     /// gives the matmul share, applied to the median time. The counters read the clock and take a lock
     /// around every product, which in attention's ~1,700 small products per call would otherwise
     /// count as other work and slow the timed runs. The rate counts `usefulFlops` when given, else
-    /// the FLOPs of the sgemm calls.
+    /// the FLOPs of the sgemm calls. With `alternatingWithPeak`, as many runs again, each after one
+    /// 2048³ sgemm, give `alternatedShareOfPeak`.
     static func profile(
         _ label: String, runs: Int, usefulFlops: Double? = nil, alternatingWithPeak: Bool = false, _ body: () throws -> Void
     ) throws -> Row {
