@@ -4,6 +4,8 @@
 
 #include <immintrin.h>
 
+#include "cpu.h"
+
 /// Rows of c a block holds: 2 × 12 accumulators, 2 rows of B and a broadcast fit AVX-512's 32 registers.
 enum { BLOCK_ROWS = 12 };
 
@@ -11,8 +13,6 @@ enum { BLOCK_ROWS = 12 };
 /// Loops over a block's rows are unrolled whatever the optimisation level, so that the accumulators
 /// are registers and not an array on the stack.
 #define UNROLLED _Pragma("clang loop unroll(full)")
-
-static __mmask16 first_lanes(long count) { return count >= 16 ? 0xffff : count <= 0 ? 0 : (__mmask16)((1u << count) - 1); }
 
 /// exp(x) for x ≤ 0 (softmax arguments), 16 lanes: Cephes' expf with fused multiply-adds, exactly 0
 /// below −87: the steps of the Swift `AttentionKernels.expNonPositive` (the path without AVX-512), with
@@ -42,7 +42,7 @@ static inline __attribute__((always_inline)) AVX512 void finish(
     switch (e->kind) {
     case SLM_EPILOGUE_EXP: {
         long first = e->visible_from[i] - e->column_base - j0, end = e->visible_to[i] - e->column_base - j0;
-        __mmask16 visible = (__mmask16)(m & first_lanes(end) & ~first_lanes(first));
+        __mmask16 visible = (__mmask16)(m & slm_first_lanes(end) & ~slm_first_lanes(first));
         __m512 p = exp_non_positive(_mm512_sub_ps(s, _mm512_set1_ps(e->row_values[i])));
         _mm512_mask_storeu_ps(ci, m, _mm512_maskz_mov_ps(visible, p));
         break;
@@ -111,7 +111,7 @@ void slm_small_sgemm(
         for (long j0 = 0; j0 < n; j0 += 32) {
             long left = n - j0;
             kernels[rows - 1][left > 16 ? 1 : 0](
-                k, a + i0 * a_row, a_row, a_col, b + j0, ldb, first_lanes(left), first_lanes(left - 16),
+                k, a + i0 * a_row, a_row, a_col, b + j0, ldb, slm_first_lanes(left), slm_first_lanes(left - 16),
                 c + i0 * ldc + j0, ldc, epilogue, i0, j0);
         }
     }
@@ -119,15 +119,15 @@ void slm_small_sgemm(
 
 AVX512 float slm_row_max(const float *row, long a, long e) {
     __m512 m = _mm512_set1_ps(-__builtin_inff());
-    for (long j = a; j < e; j += 16) m = _mm512_max_ps(m, _mm512_mask_loadu_ps(m, first_lanes(e - j), row + j));
+    for (long j = a; j < e; j += 16) m = _mm512_max_ps(m, _mm512_mask_loadu_ps(m, slm_first_lanes(e - j), row + j));
     return _mm512_reduce_max_ps(m);
 }
 
 AVX512 float slm_exp_row(float *row, long a, long e, long n, float shift) {
     __m512 sum = _mm512_setzero_ps(), s = _mm512_set1_ps(shift);
     for (long j = 0; j < n; j += 16) {
-        __mmask16 inside = first_lanes(n - j);
-        __mmask16 visible = (__mmask16)(inside & first_lanes(e - j) & ~first_lanes(a - j));
+        __mmask16 inside = slm_first_lanes(n - j);
+        __mmask16 visible = (__mmask16)(inside & slm_first_lanes(e - j) & ~slm_first_lanes(a - j));
         __m512 p = _mm512_maskz_mov_ps(visible, exp_non_positive(_mm512_sub_ps(_mm512_maskz_loadu_ps(visible, row + j), s)));
         _mm512_mask_storeu_ps(row + j, inside, p);
         sum = _mm512_add_ps(sum, p);

@@ -86,17 +86,8 @@ static void bf16_rows(const float *a, long lda, long m, long k, long m_pad, long
         }
         const float *src = a + i * lda;
         for (long p = 0; p < k_pad; p += 32) {
-            long left = k - p;
-            __m512 lo, hi;
-            if (left >= 32) {
-                lo = _mm512_loadu_ps(src + p);
-                hi = _mm512_loadu_ps(src + p + 16);
-            } else {
-                __mmask16 lo_mask = left <= 0 ? 0 : left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
-                __mmask16 hi_mask = left <= 16 ? 0 : (__mmask16)((1u << (left - 16)) - 1);
-                lo = _mm512_maskz_loadu_ps(lo_mask, src + p);
-                hi = _mm512_maskz_loadu_ps(hi_mask, src + p + 16);
-            }
+            __m512 lo = _mm512_maskz_loadu_ps(slm_first_lanes(k - p), src + p);
+            __m512 hi = _mm512_maskz_loadu_ps(slm_first_lanes(k - p - 16), src + p + 16);
             _mm512_storeu_si512(row + p, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
         }
     }
