@@ -21,9 +21,13 @@ public enum GemmBenchmark {
         return Row(label: label, m: m, n: n, k: k, seconds: seconds)
     }
 
-    /// One run of the peak's 2048³ product, and its FLOPs: for figures timed alternately with it.
+    /// The side of the square product whose rate is the machine's peak.
+    static let peakSide = 2048
+
+    /// One run of the peak's product, and its FLOPs: for figures timed alternately with it.
     public static func peakProduct() -> (run: () -> Void, flops: Double) {
-        (product(transA: false, transB: false, m: 2048, n: 2048, k: 2048), 2 * 2048 * 2048 * 2048)
+        let n = peakSide
+        return (product(transA: false, transB: false, m: n, n: n, k: n), 2 * Double(n * n * n))
     }
 
     /// C[m×n] = op(A)·op(B) on uniform random inputs, as a closure that runs it once.
@@ -43,7 +47,7 @@ public enum GemmBenchmark {
         Parallel.setThreads(1)
         defer { Parallel.setThreads(threads) }
         return [
-            rate("one-thread peak 2048³", transA: false, transB: false, m: 2048, n: 2048, k: 2048, runs: runs, fastest: true),
+            rate("one-thread peak \(peakSide)³", transA: false, transB: false, m: peakSide, n: peakSide, k: peakSide, runs: runs, fastest: true),
             rate("attention S = Q·Kᵀ", transA: false, transB: true, m: 192, n: 256, k: 64, runs: runs),
             rate("attention O = P·V", transA: false, transB: false, m: 192, n: 64, k: 256, runs: runs),
             rate("attention dK = dSᵀ·Q", transA: true, transB: false, m: 256, n: 64, k: 192, runs: runs),
@@ -72,7 +76,7 @@ public enum GemmBenchmark {
     }
 
     public static func peak(runs: Int = 5) -> Row {
-        rate("peak 2048³ (fastest run)", transA: false, transB: false, m: 2048, n: 2048, k: 2048, runs: runs, fastest: true)
+        rate("peak \(peakSide)³ (fastest run)", transA: false, transB: false, m: peakSide, n: peakSide, k: peakSide, runs: runs, fastest: true)
     }
 
     /// For each projection [in → out] at `tokens` tokens: forward y = x·Wᵀ, input gradient dx = dy·W,
