@@ -14,11 +14,13 @@ public enum StepBenchmark {
         public let flops: Double
         /// How `flops` was counted, printed under the figure; nil for 2·M·N·K over the sgemm calls.
         public var flopsCounted: String?
-        /// When measured (`alternatingWithPeak`): the median, over runs each alternated with one run of
+        /// When measured (`alternatingWithPeak`): medians, over runs each alternated with one run of
         /// the peak's 2048³ product, of the run's rate over that product's. Drift in a shared machine's
-        /// speed moves both timings of a pair alike, so this share moves less than one against a peak
-        /// timed apart.
-        public var alternatedShareOfPeak: Double?
+        /// speed moves both timings of a pair alike, so these shares move less than one against a peak
+        /// timed apart. `afterPeak` times the run right after the product, whose 48 MB of operands
+        /// evicted the body's data from the caches; `warm` the run after that, with its data cached
+        /// again, as in back-to-back runs.
+        public var alternatedShareOfPeak: (afterPeak: Double, warm: Double)?
         public var otherShare: Double { max(0, seconds - matmulSeconds) / seconds }
         public var gflops: Double { flops / seconds / 1e9 }
     }
@@ -28,8 +30,8 @@ public enum StepBenchmark {
     /// gives the matmul share, applied to the median time. The counters read the clock and take a lock
     /// around every product, which in attention's ~1,700 small products per call would otherwise
     /// count as other work and slow the timed runs. The rate counts `usefulFlops` when given, else
-    /// the FLOPs of the sgemm calls. With `alternatingWithPeak`, as many runs again, each after one
-    /// 2048³ sgemm, give `alternatedShareOfPeak`.
+    /// the FLOPs of the sgemm calls. With `alternatingWithPeak`, as many pairs of runs again, each
+    /// pair after one 2048³ sgemm, give `alternatedShareOfPeak`.
     static func profile(
         _ label: String, runs: Int, usefulFlops: Double? = nil, alternatingWithPeak: Bool = false, _ body: () throws -> Void
     ) throws -> Row {
@@ -53,12 +55,13 @@ public enum StepBenchmark {
         row.fastestSeconds = times[0]
         if alternatingWithPeak {
             let peak = GemmBenchmark.peakProduct()
-            var shares: [Double] = []
+            var afterPeak: [Double] = [], warm: [Double] = []
             for _ in 0..<runs {
-                let peakSeconds = seconds(peak.run), bodySeconds = try seconds(body)
-                shares.append((row.flops / bodySeconds) / (peak.flops / peakSeconds))
+                let peakRate = peak.flops / seconds(peak.run)
+                afterPeak.append(row.flops / (try seconds(body)) / peakRate)
+                warm.append(row.flops / (try seconds(body)) / peakRate)
             }
-            row.alternatedShareOfPeak = shares.sorted()[runs / 2]
+            row.alternatedShareOfPeak = (afterPeak.sorted()[runs / 2], warm.sorted()[runs / 2])
         }
         return row
     }

@@ -3,6 +3,7 @@ import SLMTensor
 extension DecoderLayerWeights {
     /// Holds every frozen dense projection, a LoRA adapter's base included, in bf16 (`BFloat16Matrix`).
     /// Returns how many it converted.
+    @discardableResult
     public mutating func holdFrozenProjectionsInBFloat16() throws -> Int {
         var converted = 0
         for (_, path) in projections {

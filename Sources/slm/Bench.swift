@@ -84,7 +84,8 @@ struct Bench: ParsableCommand {
                          row.label, row.seconds * 1e3, row.matmulSeconds * 1e3, 100 * row.otherShare,
                          row.gflops, 100 * row.gflops / peak.gflops))
             if let share = row.alternatedShareOfPeak {
-                print(String(format: "  (alternated run by run with the 2048³ sgemm: median %.1f%% of the peak)", 100 * share))
+                print(String(format: "  (alternated run by run with the 2048³ sgemm: median %.1f%% of the peak right after it, "
+                             + "%.1f%% on the next run, caches warm again)", 100 * share.afterPeak, 100 * share.warm))
             }
             if let counted = row.flopsCounted {
                 print(String(format: "  (fastest of the %d runs: %.2f ms, %.1f%% of the peak, itself a fastest run)",

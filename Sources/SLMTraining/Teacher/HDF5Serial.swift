@@ -156,7 +156,7 @@ struct HDF5Calls {
         try writeScalar(location, name, fileType: slm_H5T_IEEE_F64LE(), memoryType: slm_H5T_NATIVE_DOUBLE(), value)
     }
 
-    private func writeScalar<T>(_ location: hid_t, _ name: String, fileType: hid_t, memoryType: hid_t, _ value: T) throws {
+    private func writeScalar<T: BitwiseCopyable>(_ location: hid_t, _ name: String, fileType: hid_t, memoryType: hid_t, _ value: T) throws {
         let space = try id(H5Screate(H5S_SCALAR), "cannot make a scalar space")
         defer { H5Sclose(space) }
         if H5Aexists(location, name) > 0 { H5Adelete(location, name) }

@@ -10,8 +10,8 @@ public enum ExportProbe {
         guard !records.heldout.isEmpty else { return nil }
         let path = recipe.model.path
         var isDirectory: ObjCBool = false
-        FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-        let tokenizer = isDirectory.boolValue
+        let isFolder = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+        let tokenizer = isFolder
             ? try BPETokenizer.load(tokenizerFile: BPETokenizer.tokenizerFile(inFolder: path) ?? path + "/" + HuggingFaceModelLoader.tokenizerFile)
             : try BPETokenizer.load(gguf: GGUFFile(path: path))
         let formatter = SampleFormatter(tokenizer: tokenizer, template: try TrainingRunSetup.chatTemplate(recipe.model), lossOn: recipe.data.lossOn)
