@@ -18,7 +18,7 @@ public enum StepBenchmark {
         /// the peak's 2048³ product, of the run's rate over that product's. Drift in a shared machine's
         /// speed moves both timings of a pair alike, so these shares move less than one against a peak
         /// timed apart. `afterPeak` times the run right after the product, whose 48 MB of operands
-        /// evicted the body's data from the caches; `warm` the run after that, with its data cached
+        /// evicted the body's data from the caches; `warm` times the run after that, with its data cached
         /// again, as in back-to-back runs.
         public var alternatedShareOfPeak: (afterPeak: Double, warm: Double)?
         public var otherShare: Double { max(0, seconds - matmulSeconds) / seconds }
