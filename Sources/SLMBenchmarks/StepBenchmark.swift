@@ -81,7 +81,8 @@ public enum StepBenchmark {
         }
     }
 
-    /// Fused causal attention; its rate counts only the useful FLOPs (`causalAttentionFlops`).
+    /// Fused causal attention; its rate counts only the useful FLOPs (`causalAttentionFlops`). The label
+    /// names the shape when it is not the other rows' batch 4 × 256.
     public static func attention(batch: Int = 4, sequence: Int = 256, runs: Int) throws -> Row {
         let config = try DecoderLayerConfig.smolLM2_135M()
         let flops = causalAttentionFlops(batch: batch, sequence: sequence, queryHeads: config.heads, headDim: config.headDim)
@@ -89,7 +90,8 @@ public enum StepBenchmark {
         let k = Tensor.uniform([batch, sequence, config.kvHeads, config.headDim], seed: 2, requiresGrad: true)
         let v = Tensor.uniform([batch, sequence, config.kvHeads, config.headDim], seed: 3, requiresGrad: true)
         let seed = Tensor.uniform(q.shape, seed: 4)
-        var row = try profile("attention fwd+bwd", runs: runs, usefulFlops: flops, alternatingWithPeak: true) {
+        let label = (batch, sequence) == (4, 256) ? "attention fwd+bwd" : "attention fwd+bwd, \(batch) × \(sequence) tokens"
+        var row = try profile(label, runs: runs, usefulFlops: flops, alternatingWithPeak: true) {
             [q, k, v].forEach { $0.zeroGrad() }
             try Tensor.causalAttention(q: q, k: k, v: v, scale: 0.125).backward(seed: seed)
         }

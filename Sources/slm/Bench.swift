@@ -76,9 +76,14 @@ struct Bench: ParsableCommand {
             steps.append(try StepBenchmark.block(trainWeights: false, runs: runs))
             steps.append(try StepBenchmark.block(trainWeights: true, runs: runs))
         }
-        if parts.contains(.attention) { steps.append(try StepBenchmark.attention(runs: runs)) }
+        if parts.contains(.attention) {
+            steps.append(try StepBenchmark.attention(runs: runs))
+            // A long sequence, where attention's share of a training step grows with T and its per-tile
+            // work (the diagonal tile's staircase, each row's softmax passes) weighs less.
+            steps.append(try StepBenchmark.attention(batch: 1, sequence: 2048, runs: runs))
+        }
         if parts.contains(.loss) { steps.append(try StepBenchmark.lossHead(runs: runs)) }
-        if !steps.isEmpty { print("forward+backward at batch 4 × 256 tokens (SmolLM2-135M shapes):") }
+        if !steps.isEmpty { print("forward+backward at batch 4 × 256 tokens where a row names no other shape (SmolLM2-135M shapes):") }
         for row in steps {
             print(String(format: "%-44@ %7.2f ms  matmul %7.2f ms  other %5.1f%%  %6.1f GFLOP/s  %5.1f%% of peak",
                          row.label, row.seconds * 1e3, row.matmulSeconds * 1e3, 100 * row.otherShare,
